@@ -1,0 +1,15 @@
+"""Real Redis and Temporal servers on free loopback ports, for tests and ``jobrelay dev``."""
+
+from ._process import ManagedProcess, free_port, port_open
+from .redis_server import RedisServer, redis_server_binary
+from .temporal_server import TemporalDevServer, temporal_binary
+
+__all__ = [
+    "ManagedProcess",
+    "RedisServer",
+    "TemporalDevServer",
+    "free_port",
+    "port_open",
+    "redis_server_binary",
+    "temporal_binary",
+]

@@ -1,0 +1,60 @@
+"""Redis plumbing of jobrelay: connections, health, queues, job records, workers, broker."""
+
+from .breaker import BreakerState, CircuitBreaker
+from .broker import make_broker
+from .codec import dumps, loads
+from .connection import check_redis_url, redis_client, unavailable_on_error
+from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
+from .errors import (
+    ConfigurationError,
+    InvalidRedisURL,
+    JobNotFound,
+    JobRecordError,
+    QueueError,
+    RedisUnavailable,
+    UnknownQueue,
+)
+from .health import RedisHealth
+from .queues import QUEUES, QueueSpec, get_queue
+from .records import FINISHED_STATES, JobRecord, JobState
+from .registry import WorkerInfo, WorkerRegistry
+from .settings import QueueSettings
+from .store import JobStore
+
+__all__ = [
+    # Settings and connections
+    "QueueSettings",
+    "check_redis_url",
+    "redis_client",
+    "unavailable_on_error",
+    "Keys",
+    "ENGINE_DRAMATIQ",
+    "ENGINE_TEMPORAL",
+    # Health
+    "RedisHealth",
+    "CircuitBreaker",
+    "BreakerState",
+    # Queues
+    "QueueSpec",
+    "QUEUES",
+    "get_queue",
+    # Records
+    "JobStore",
+    "JobRecord",
+    "JobState",
+    "FINISHED_STATES",
+    "dumps",
+    "loads",
+    # Workers and broker
+    "WorkerRegistry",
+    "WorkerInfo",
+    "make_broker",
+    # Errors
+    "QueueError",
+    "ConfigurationError",
+    "InvalidRedisURL",
+    "UnknownQueue",
+    "RedisUnavailable",
+    "JobRecordError",
+    "JobNotFound",
+]

@@ -1,0 +1,62 @@
+"""Lua scripts for the job-record operations that must be atomic."""
+
+from __future__ import annotations
+
+_FINISHED = "st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead'"
+
+# KEYS: job, pending. ARGV: deadline ('' for none), job_id, field/value pairs...
+CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if ARGV[1] ~= '' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end
+return 1
+"""
+
+# KEYS: owner, job, pending. ARGV: engine, job_id, now.
+# Returns the owner after the call: the caller won when it equals its engine.
+CLAIM = """
+local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+if ok then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HSET', KEYS[2], 'engine', ARGV[1], 'updated_at', ARGV[3])
+  end
+  return ARGV[1]
+end
+return redis.call('GET', KEYS[1])
+"""
+
+# KEYS: job. ARGV: field/value pairs. -1 no record, 0 already finished, 1 done.
+UPDATE = (
+    """
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return -1 end
+if """
+    + _FINISHED
+    + """ then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+)
+
+# KEYS: job, owner, steps, pending. ARGV: retention_s, job_id, field/value pairs.
+FINISH = (
+    """
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return -1 end
+if """
+    + _FINISHED
+    + """ then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+redis.call('ZREM', KEYS[4], ARGV[2])
+return 1
+"""
+)
+
+# KEYS: zset. ARGV: now, limit. Pops members whose score is due.
+POP_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+return due
+"""

@@ -1,0 +1,53 @@
+"""Every Redis key and naming rule jobrelay uses, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "jobrelay:"
+
+ENGINE_DRAMATIQ = "dramatiq"
+ENGINE_TEMPORAL = "temporal"
+
+QUEUE_DEFAULT = "default"
+QUEUE_DATA_SYNC = "data_sync"
+QUEUE_SCHEDULED = "scheduled"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix; tests give each case its own prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def owner(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}:owner"
+
+    def steps(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}:steps"
+
+    @property
+    def pending(self) -> str:
+        return f"{self.prefix}pending"
+
+    @property
+    def wakeups(self) -> str:
+        return f"{self.prefix}wakeups"
+
+    def workers(self, queue: str) -> str:
+        return f"{self.prefix}workers:{queue}"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.prefix}worker:{worker_id}"
+
+    @property
+    def dramatiq_namespace(self) -> str:
+        return f"{self.prefix}dq"
+
+    def task_queue(self, queue: str) -> str:
+        # "jobrelay:" -> "jobrelay.default": the DESIGN name under the default
+        # prefix, and a distinct task queue per prefix so tests never share one.
+        return f"{self.prefix.rstrip(':')}.{queue}"

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from .breaker import BreakerState, CircuitBreaker
+from .settings import QueueSettings
+
+
+class RedisHealth:
+    """Cached PING behind a circuit breaker.
+
+    ``is_healthy()`` costs no round trip while the cached answer is fresh or
+    the breaker is open, so callers may ask on every dispatch.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        cache_s: float = 1.0,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._cache_s = cache_s
+        self.breaker = breaker or CircuitBreaker(clock=clock)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None
+        self._healthy = False
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: QueueSettings) -> RedisHealth:
+        """Build a probe with the cache and breaker thresholds of ``settings``."""
+        breaker = CircuitBreaker(
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_after_s=settings.breaker_reset_ms / 1000,
+        )
+        return cls(client, cache_s=settings.health_cache_ms / 1000, breaker=breaker)
+
+    @property
+    def state(self) -> BreakerState:
+        return self.breaker.state
+
+    def is_healthy(self) -> bool:
+        """Whether Redis answered recently; probes at most once per cache period."""
+        with self._lock:
+            now = self._clock()
+            fresh = self._checked_at is not None and now - self._checked_at < self._cache_s
+            if fresh and self.breaker.state is BreakerState.CLOSED:
+                return self._healthy
+        if not self.breaker.allow():
+            return False
+        try:
+            self._client.ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            self.record_failure()
+            return False
+        self.record_success()
+        return True
+
+    def record_success(self) -> None:
+        """Note a successful Redis call made elsewhere."""
+        self.breaker.record_success()
+        with self._lock:
+            self._checked_at = self._clock()
+            self._healthy = True
+
+    def record_failure(self) -> None:
+        """Note a failed Redis call made elsewhere: opens the breaker at the threshold."""
+        self.breaker.record_failure()
+        with self._lock:
+            self._checked_at = self._clock()
+            self._healthy = False

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SLEEPING = "sleeping"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DEAD = "dead"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.DEAD})
+FINISHED_STATES: frozenset[str] = frozenset(s.value for s in _FINISHED)
+
+
+class JobRecord(BaseModel):
+    """The ``job:{id}`` hash. ``payload`` and ``result`` hold JSON text."""
+
+    job_id: str
+    name: str
+    queue: str
+    state: JobState = JobState.QUEUED
+    engine: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    progress: int = 0
+    message: str = ""
+    payload: str = "{}"
+    result: str | None = None
+    error: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    wake_at: float | None = None
+    cancel_requested: bool = False
+    extra: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    def to_hash(self) -> dict[str, str]:
+        """Flatten to Redis hash fields; ``None`` is stored as an empty string."""
+        out: dict[str, str] = {}
+        for key, value in self.model_dump(exclude={"extra"}).items():
+            if value is None:
+                out[key] = ""
+            elif isinstance(value, bool):
+                out[key] = "1" if value else "0"
+            else:
+                out[key] = str(value)
+        return out
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> JobRecord:
+        """Rebuild a record from ``HGETALL``; unknown fields land in ``extra``."""
+        fields: dict[str, Any] = {}
+        extra: dict[str, str] = {}
+        for key, val in raw.items():
+            if key in cls.model_fields:
+                if val != "" or key in {"message", "payload"}:
+                    fields[key] = val
+            else:
+                extra[key] = val
+        if "cancel_requested" in fields:
+            fields["cancel_requested"] = fields["cancel_requested"] == "1"
+        return cls(**fields, extra=extra)

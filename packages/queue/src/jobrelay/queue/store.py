@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+
+from . import _scripts, codec
+from .connection import unavailable_on_error
+from .constants import Keys
+from .records import JobRecord, JobState
+from .settings import QueueSettings
+
+
+class JobStore:
+    """The Redis side of a job: record, owner claim, step memo, progress, pending set.
+
+    Every method raises :class:`RedisUnavailable` when Redis does not answer.
+    State changes after a job finished are refused (they return ``False``),
+    so a late duplicate can never overwrite a result.
+    """
+
+    def __init__(self, client: redis.Redis, keys: Keys, *, retention_s: int = 7 * 24 * 3600):
+        self.client = client
+        self.keys = keys
+        self.retention_s = retention_s
+        self._create = client.register_script(_scripts.CREATE)
+        self._claim = client.register_script(_scripts.CLAIM)
+        self._update = client.register_script(_scripts.UPDATE)
+        self._finish = client.register_script(_scripts.FINISH)
+        self._pop_due = client.register_script(_scripts.POP_DUE)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: QueueSettings) -> JobStore:
+        """A store under the prefix and retention of ``settings``."""
+        return cls(client, settings.keys, retention_s=settings.retention_s)
+
+    # -- record -------------------------------------------------------------
+
+    def create(self, record: JobRecord, *, pickup_deadline: float | None = None) -> bool:
+        """Write ``record`` only if no record exists; True when this call created it.
+
+        With ``pickup_deadline`` the job also enters the pending set, which the
+        reconciler watches for jobs no worker claimed in time.
+        """
+        now = time.time()
+        record = record.model_copy(update={"created_at": now, "updated_at": now})
+        args: list[str] = ["" if pickup_deadline is None else repr(pickup_deadline), record.job_id]
+        for field, value in record.to_hash().items():
+            args += [field, value]
+        with unavailable_on_error():
+            created = self._create(
+                keys=[self.keys.job(record.job_id), self.keys.pending], args=args
+            )
+        return bool(created)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The record of ``job_id``, or None when there is none (or it expired)."""
+        with unavailable_on_error():
+            raw = self.client.hgetall(self.keys.job(job_id))
+        return (
+            JobRecord.from_hash({codec.text(k): codec.text(v) for k, v in raw.items()})
+            if raw
+            else None
+        )
+
+    def update(self, job_id: str, **fields: Any) -> bool:
+        """Set fields on an unfinished record; False when missing or already finished."""
+        return self._run_update(job_id, fields) == 1
+
+    def mark_running(self, job_id: str, *, attempt: int, engine: str) -> bool:
+        """Note that attempt ``attempt`` started on ``engine``."""
+        record_fields: dict[str, Any] = {
+            "state": JobState.RUNNING,
+            "attempts": attempt,
+            "engine": engine,
+            "wake_at": None,
+        }
+        with unavailable_on_error():
+            started = self.client.hget(self.keys.job(job_id), "started_at")
+        if not started:
+            record_fields["started_at"] = time.time()
+        return self.update(job_id, **record_fields)
+
+    def mark_sleeping(self, job_id: str, *, wake_at: float) -> bool:
+        """Note that the job waits until ``wake_at`` (epoch seconds)."""
+        return self.update(job_id, state=JobState.SLEEPING, wake_at=wake_at)
+
+    def set_progress(self, job_id: str, percent: int, message: str = "") -> bool:
+        """Record progress (clamped to 0..100) readable while the job runs."""
+        return self.update(job_id, progress=max(0, min(100, percent)), message=message)
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask a running job to stop at its next step; False if missing or finished."""
+        return self.update(job_id, cancel_requested=True)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether someone asked ``job_id`` to stop."""
+        with unavailable_on_error():
+            flag = self.client.hget(self.keys.job(job_id), "cancel_requested")
+        return flag == b"1"
+
+    def finish(
+        self,
+        job_id: str,
+        state: JobState,
+        *,
+        result: Any = None,
+        error: str | None = None,
+    ) -> bool:
+        """Move to a finished state once; start the retention clock on all its keys.
+
+        Returns False when the job had already finished (the first outcome wins).
+        """
+        if not state.finished:
+            raise ValueError(f"{state} is not a finished state")
+        now = time.time()
+        fields = {"state": state.value, "finished_at": repr(now), "updated_at": repr(now)}
+        if state is JobState.SUCCEEDED:
+            fields["result"] = codec.dumps(result)
+            fields["progress"] = "100"
+        if error is not None:
+            fields["error"] = error
+        args: list[str] = [str(self.retention_s), job_id]
+        for field, value in fields.items():
+            args += [field, value]
+        keys = [
+            self.keys.job(job_id),
+            self.keys.owner(job_id),
+            self.keys.steps(job_id),
+            self.keys.pending,
+        ]
+        with unavailable_on_error():
+            return bool(self._finish(keys=keys, args=args) == 1)
+
+    # -- ownership ----------------------------------------------------------
+
+    def claim(self, job_id: str, engine: str) -> str:
+        """``SET owner engine NX``; returns the owner after the call.
+
+        The caller owns the job exactly when the return value equals ``engine``.
+        """
+        keys = [self.keys.owner(job_id), self.keys.job(job_id), self.keys.pending]
+        with unavailable_on_error():
+            owner = self._claim(keys=keys, args=[engine, job_id, repr(time.time())])
+        return codec.text(owner)
+
+    def owner(self, job_id: str) -> str | None:
+        """The engine that owns ``job_id``, or None while unclaimed."""
+        with unavailable_on_error():
+            owner = self.client.get(self.keys.owner(job_id))
+        return codec.text(owner) if owner is not None else None
+
+    # -- step memo ----------------------------------------------------------
+
+    def load_steps(self, job_id: str) -> dict[str, str]:
+        """All memoised step results of ``job_id`` as JSON text, in one round trip."""
+        with unavailable_on_error():
+            raw = self.client.hgetall(self.keys.steps(job_id))
+        return {codec.text(k): codec.text(v) for k, v in raw.items()}
+
+    def save_step(self, job_id: str, step_id: str, value: Any) -> str:
+        """Memoise a step's result as JSON; returns the stored text."""
+        encoded = codec.dumps(value)
+        with unavailable_on_error():
+            self.client.hset(self.keys.steps(job_id), step_id, encoded)
+        return encoded
+
+    # -- pending set and wake-ups --------------------------------------------
+
+    def add_pending(self, job_id: str, deadline: float) -> None:
+        """Watch ``job_id`` for a claim until ``deadline`` (epoch seconds)."""
+        with unavailable_on_error():
+            self.client.zadd(self.keys.pending, {job_id: deadline})
+
+    def remove_pending(self, job_id: str) -> None:
+        """Stop watching ``job_id`` for a claim."""
+        with unavailable_on_error():
+            self.client.zrem(self.keys.pending, job_id)
+
+    def overdue(self, now: float | None = None, limit: int = 100) -> list[str]:
+        """Job ids whose pickup deadline passed, oldest first (not removed)."""
+        with unavailable_on_error():
+            ids = self.client.zrangebyscore(
+                self.keys.pending, "-inf", time.time() if now is None else now, 0, limit
+            )
+        return [codec.text(i) for i in ids]
+
+    def schedule_wakeup(self, member: str, at: float) -> None:
+        """Park ``member`` (an encoded message, say) until ``at`` (epoch seconds)."""
+        with unavailable_on_error():
+            self.client.zadd(self.keys.wakeups, {member: at})
+
+    def pop_due_wakeups(self, now: float | None = None, limit: int = 100) -> list[str]:
+        """Atomically take the wake-ups that are due; each is returned to one caller only."""
+        with unavailable_on_error():
+            due = self._pop_due(
+                keys=[self.keys.wakeups],
+                args=[repr(time.time() if now is None else now), limit],
+            )
+        return [codec.text(d) for d in due]
+
+    def _run_update(self, job_id: str, fields: dict[str, Any]) -> int:
+        fields = {**fields, "updated_at": time.time()}
+        args: list[str] = []
+        for field, value in fields.items():
+            if value is None:
+                text = ""
+            elif isinstance(value, bool):
+                text = "1" if value else "0"
+            elif isinstance(value, float):
+                text = repr(value)
+            else:
+                text = str(value)
+            args += [field, text]
+        with unavailable_on_error():
+            return int(self._update(keys=[self.keys.job(job_id)], args=args))

@@ -1,0 +1,53 @@
+"""Session-wide real servers; each test gets its own key prefix and task queues."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from jobrelay.devservers import RedisServer, TemporalDevServer
+from jobrelay.queue import JobStore, QueueSettings, redis_client
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def temporal_server() -> Iterator[TemporalDevServer]:
+    with TemporalDevServer() as server:
+        yield server
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own, for tests that stop or restart it."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def queue_settings(redis_server: RedisServer, prefix: str) -> QueueSettings:
+    return QueueSettings(redis_url=redis_server.url, prefix=prefix)
+
+
+@pytest.fixture
+def redis_conn(queue_settings: QueueSettings) -> redis.Redis:
+    return redis_client(queue_settings)
+
+
+@pytest.fixture
+def store(redis_conn: redis.Redis, queue_settings: QueueSettings) -> JobStore:
+    return JobStore.from_settings(redis_conn, queue_settings)

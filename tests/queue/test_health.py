@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from jobrelay.devservers import RedisServer
+from jobrelay.queue import (
+    BreakerState,
+    CircuitBreaker,
+    JobStore,
+    QueueSettings,
+    RedisHealth,
+    RedisUnavailable,
+    redis_client,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_breaker_transitions() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=2, reset_after_s=5, clock=clock)
+    breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+    clock.now = 5
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow()
+    assert not breaker.allow()  # one probe at a time
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN
+    clock.now = 10
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_call_against_stopped_redis_fails_fast(own_redis: RedisServer) -> None:
+    settings = QueueSettings(redis_url=own_redis.url, prefix="h:")
+    store = JobStore.from_settings(redis_client(settings), settings)
+    assert store.owner("x") is None
+    own_redis.stop()
+    started = time.monotonic()
+    with pytest.raises(RedisUnavailable):
+        store.owner("x")
+    assert time.monotonic() - started < 1.0
+
+
+def test_blackholed_redis_times_out_under_a_second() -> None:
+    # A listening socket that never answers: the read timeout, not a refusal, must end the call.
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        url = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+        client = redis_client(QueueSettings(redis_url=url, read_timeout_ms=300))
+        started = time.monotonic()
+        with pytest.raises(RedisUnavailable):
+            JobStore(client, QueueSettings().keys).owner("x")
+        assert time.monotonic() - started < 1.0
+    finally:
+        sock.close()
+
+
+def test_breaker_opens_when_redis_stops_and_closes_after_restart(own_redis: RedisServer) -> None:
+    settings = QueueSettings(redis_url=own_redis.url, health_cache_ms=100, breaker_reset_ms=300)
+    health = RedisHealth.from_settings(redis_client(settings), settings)
+    assert health.is_healthy()
+    assert health.state is BreakerState.CLOSED
+
+    own_redis.stop()
+    time.sleep(0.15)  # let the cached answer age
+    assert not health.is_healthy()
+    assert health.state is BreakerState.OPEN
+    started = time.monotonic()
+    for _ in range(100):
+        assert not health.is_healthy()
+    assert time.monotonic() - started < 0.1  # open breaker: no Redis calls
+
+    own_redis.start()
+    deadline = time.monotonic() + 5
+    while not health.is_healthy():
+        assert time.monotonic() < deadline, "breaker never closed after restart"
+        time.sleep(0.05)
+    assert health.state is BreakerState.CLOSED
