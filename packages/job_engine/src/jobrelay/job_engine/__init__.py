@@ -1,1 +1,53 @@
-__all__: list[str] = []
+"""Engine-agnostic business logic: jobs are written once and run on Dramatiq or Temporal.
+
+This package imports neither dramatiq nor temporalio, nor any other jobrelay package.
+"""
+
+from .base_context import BaseJobContext
+from .context import JobContext
+from .definition import JobDefinition
+from .discovery import BUILTIN_JOBS_PACKAGE, discover_jobs
+from .errors import (
+    InvalidPayload,
+    JobCancelled,
+    JobDefinitionError,
+    JobEngineError,
+    PermanentError,
+    UnknownJob,
+)
+from .policy import RetryPolicy
+from .registry import get_job, job, list_jobs
+from .runner import FAILURE_HOOK_STEP, SUCCESS_HOOK_STEP, execute, run_failure_hook
+from .settings import JobEngineSettings
+from .steps import call_step, resolve_step, step_ref, step_result_type
+
+__all__ = [
+    # Declaring jobs
+    "job",
+    "JobDefinition",
+    "RetryPolicy",
+    "get_job",
+    "list_jobs",
+    "discover_jobs",
+    "BUILTIN_JOBS_PACKAGE",
+    "JobEngineSettings",
+    # Writing job bodies
+    "JobContext",
+    "PermanentError",
+    "JobCancelled",
+    # For engine adapters
+    "BaseJobContext",
+    "execute",
+    "run_failure_hook",
+    "SUCCESS_HOOK_STEP",
+    "FAILURE_HOOK_STEP",
+    "step_ref",
+    "resolve_step",
+    "step_result_type",
+    "call_step",
+    # Errors
+    "JobEngineError",
+    "JobDefinitionError",
+    "UnknownJob",
+    "InvalidPayload",
+]

@@ -1,0 +1,1 @@
+"""Built-in jobs, one subpackage per queue."""

@@ -1,0 +1,1 @@
+"""Jobs of the data_sync queue."""
