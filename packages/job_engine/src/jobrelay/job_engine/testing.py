@@ -10,7 +10,7 @@ from .base_context import BaseJobContext
 from .errors import JobCancelled
 from .registry import get_job
 from .runner import execute
-from .steps import call_step
+from .steps import call_step, step_ref
 
 
 class LocalContext(BaseJobContext):
@@ -34,6 +34,8 @@ class LocalContext(BaseJobContext):
     async def _run_step(self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         if self.cancel_requested:
             raise JobCancelled(f"job {self.job_id} cancelled before step {step_id!r}")
+        # The engines find steps by module:qualname; refuse what they could not.
+        step_ref(fn)
         self.steps.append(step_id)
         return await call_step(fn, args)
 

@@ -1,0 +1,69 @@
+"""HTTP plumbing shared by the built-in jobs: where the APIs live and what their errors mean."""
+
+from __future__ import annotations
+
+import httpx
+from jobrelay.job_engine.errors import PermanentError
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    """Base URLs of the external APIs the built-in jobs call.
+
+    Steps build it when they run (``ApiSettings()``), so a worker picks up
+    its environment and tests can point the jobs elsewhere without reloads.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    booking_api_url: str = Field(
+        "http://127.0.0.1:8101",
+        validation_alias=AliasChoices("JOBRELAY_BOOKING_API_URL", "booking_api_url"),
+    )
+    email_api_url: str = Field(
+        "http://127.0.0.1:8102",
+        validation_alias=AliasChoices("JOBRELAY_EMAIL_API_URL", "email_api_url"),
+    )
+    calendar_api_url: str = Field(
+        "http://127.0.0.1:8103",
+        validation_alias=AliasChoices("JOBRELAY_CALENDAR_API_URL", "calendar_api_url"),
+    )
+    notify_api_url: str = Field(
+        "http://127.0.0.1:8104",
+        validation_alias=AliasChoices("JOBRELAY_NOTIFY_API_URL", "notify_api_url"),
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("JOBRELAY_API_TIMEOUT_S", "timeout_s")
+    )
+
+
+class ApiError(RuntimeError):
+    """Raised when an API answered 429 or 5xx: the call may succeed if retried."""
+
+
+def check_response(response: httpx.Response) -> httpx.Response:
+    """Return ``response`` if it succeeded; otherwise raise the error the engines act on.
+
+    4xx other than 429 is the caller's fault and will not change on a retry:
+    :class:`PermanentError`. 429 and 5xx are :class:`ApiError` and retried.
+    Timeouts and connection errors stay httpx's own errors, also retried.
+    """
+    status = response.status_code
+    if status < 400:
+        return response
+    what = f"{response.request.method} {response.request.url} answered {status}"
+    detail = response.text[:200]
+    if status == 429 or status >= 500:
+        raise ApiError(f"{what}: {detail}")
+    raise PermanentError(f"{what}: {detail}")
+
+
+def async_client(base_url: str, settings: ApiSettings) -> httpx.AsyncClient:
+    """An async client for one API with the configured timeout."""
+    return httpx.AsyncClient(base_url=base_url, timeout=settings.timeout_s)
+
+
+def sync_client(base_url: str, settings: ApiSettings) -> httpx.Client:
+    """A blocking client for one API, for steps the engines run in a thread."""
+    return httpx.Client(base_url=base_url, timeout=settings.timeout_s)
