@@ -1,0 +1,17 @@
+"""Jobs on Dramatiq: the actors, their job context, and an in-process worker."""
+
+from .adapter import WAKEUP_DELAY_S, DramatiqAdapter
+from .context import DramatiqContext
+from .deadletter import DeadLetter
+from .messages import JobMessage, actor_name
+from .worker import start_worker
+
+__all__ = [
+    "DramatiqAdapter",
+    "start_worker",
+    "DramatiqContext",
+    "DeadLetter",
+    "JobMessage",
+    "actor_name",
+    "WAKEUP_DELAY_S",
+]

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.errors import DecodeError
+from jobrelay.job_engine import get_job
+from jobrelay.queue import (
+    QUEUES,
+    JobStore,
+    QueueSettings,
+    QueueSpec,
+    get_queue,
+    unavailable_on_error,
+)
+
+from ..base import EngineJob
+from .consumer import install_poison_guard
+from .deadletter import DeadLetter, read_dead_letters
+from .messages import JobMessage, actor_name, message_options, policy_options, queue_policy
+from .runner import JobRunner
+
+logger = logging.getLogger("jobrelay.dramatiq")
+
+# Dramatiq keeps delayed messages in worker memory until due (and refuses
+# delays over 7 days); from this delay on, messages wait in Redis instead.
+WAKEUP_DELAY_S = 60.0
+
+
+class DramatiqAdapter:
+    """Runs jobrelay jobs on Dramatiq: one async actor per queue on ``broker``.
+
+    ``clock`` (epoch seconds) decides when sleeps and long delays are due;
+    sleeps shorter than ``sleep_threshold_s`` wait in the worker, longer ones
+    end the attempt and wait in Redis until :meth:`pump_wakeups` sends them back.
+    """
+
+    def __init__(
+        self,
+        broker: RedisBroker,
+        store: JobStore,
+        settings: QueueSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep_threshold_s: float = 1.0,
+    ) -> None:
+        self.broker = broker
+        self.store = store
+        self.settings = settings
+        self._clock = clock
+        self._runner = JobRunner(broker, store, clock=clock, sleep_threshold_s=sleep_threshold_s)
+        self._actors = {name: self._declare(spec) for name, spec in QUEUES.items()}
+        install_poison_guard(broker)
+        self._boot_lock = threading.Lock()
+        self._booted = False
+
+    def _declare(self, spec: QueueSpec) -> dramatiq.Actor[..., Any]:
+        runner = self._runner
+
+        async def run_job(*args: Any, **kwargs: Any) -> None:
+            await runner.handle(args, kwargs)
+
+        declare = dramatiq.actor(
+            broker=self.broker,
+            actor_name=actor_name(spec.name),
+            queue_name=spec.name,
+            **policy_options(queue_policy(spec), spec.time_limit_s),
+        )
+        return declare(run_job)
+
+    def actor(self, queue: str) -> dramatiq.Actor[..., Any]:
+        """The actor of ``queue`` (raises UnknownQueue)."""
+        return self._actors[get_queue(queue).name]
+
+    def enqueue(self, job: EngineJob, *, delay_s: float | None = None) -> None:
+        """Send one message for ``job``; raises RedisUnavailable when Redis does not answer.
+
+        The job's retry policy and time limit travel in the message options.
+        """
+        definition = get_job(job.name)
+        message = self.actor(job.queue).message_with_options(
+            args=JobMessage(job_id=job.job_id, name=job.name, payload=job.payload).as_args(),
+            **message_options(definition, get_queue(job.queue)),
+        )
+        if delay_s is not None and delay_s >= WAKEUP_DELAY_S:
+            self.store.schedule_wakeup(message.encode().decode(), self._clock() + delay_s)
+            return
+        delay_ms = round(delay_s * 1000) if delay_s is not None and delay_s > 0 else None
+        with unavailable_on_error():
+            self.broker.enqueue(message, delay=delay_ms)
+
+    def pump_wakeups(self, now: float | None = None, *, batch: int = 100) -> int:
+        """Send due sleepers and long-delayed messages back to their queues.
+
+        Returns how many were sent. Safe to call from many processes at once:
+        each wake-up is popped atomically by exactly one caller.
+        """
+        now = self._clock() if now is None else now
+        sent = 0
+        while True:
+            due = self.store.pop_due_wakeups(now=now, limit=batch)
+            for member in due:
+                try:
+                    message = Message.decode(member.encode())
+                except DecodeError:
+                    logger.error("dropping an undecodable wake-up: %.200s", member)
+                    continue
+                try:
+                    with unavailable_on_error():
+                        self.broker.enqueue(message)
+                except Exception:
+                    # Put it back so the next pump retries it rather than lose the job.
+                    self.store.schedule_wakeup(member, now)
+                    raise
+                sent += 1
+            if len(due) < batch:
+                return sent
+
+    def dead_letters(self, queue: str) -> list[DeadLetter]:
+        """The dead-letter queue of ``queue``, each message with the reason it is there."""
+        return read_dead_letters(self.broker, get_queue(queue).name)
+
+    def boot(self) -> None:
+        """Emit Dramatiq's ``process_boot`` once, which starts the time-limit watcher."""
+        with self._boot_lock:
+            if not self._booted:
+                self.broker.emit_after("process_boot")
+                self._booted = True

@@ -1,0 +1,113 @@
+"""The job context on Dramatiq: steps memoised in the job's step hash, sleeps that park."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from jobrelay.job_engine import (
+    FAILURE_HOOK_STEP,
+    SUCCESS_HOOK_STEP,
+    BaseJobContext,
+    JobCancelled,
+    PermanentError,
+    step_ref,
+    step_result_type,
+)
+from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, loads
+from pydantic_core import PydanticSerializationError
+
+# Hooks run once the outcome is decided; a late cancel must not skip them.
+_HOOK_STEPS = frozenset({SUCCESS_HOOK_STEP, FAILURE_HOOK_STEP})
+
+
+class SleepParked(BaseException):
+    """Raised through the job body when a long sleep ends the attempt.
+
+    A BaseException so that a job's ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, step_id: str, wake_at: float) -> None:
+        super().__init__(f"sleep {step_id!r} parked until {wake_at}")
+        self.step_id = step_id
+        self.wake_at = wake_at
+
+
+class DramatiqContext(BaseJobContext):
+    """One attempt of a job on a Dramatiq worker.
+
+    The step memo is read once when the attempt starts; each finished step
+    is written to it before its result is returned, so a retry or a
+    redelivery never runs a finished step again. Redis calls are made on the
+    event loop: each is one short round trip with a read timeout, and keeping
+    them off the thread pool keeps them from queueing behind slow steps.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        attempt: int,
+        *,
+        store: JobStore,
+        memo: dict[str, str],
+        clock: Callable[[], float],
+        sleep_threshold_s: float,
+    ) -> None:
+        super().__init__(job_id, attempt, ENGINE_DRAMATIQ)
+        self._store = store
+        self._memo = memo
+        self._clock = clock
+        self._sleep_threshold_s = sleep_threshold_s
+
+    @property
+    def cancelled(self) -> bool:
+        return self._store.cancel_requested(self.job_id)
+
+    def progress(self, percent: int, message: str = "") -> None:
+        self._store.set_progress(self.job_id, percent, message)
+
+    async def _run_step(self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        step_ref(fn)  # the same module-level rule as on Temporal, so a job runs on both
+        result_type = step_result_type(fn)
+        stored = self._memo.get(step_id)
+        if stored is not None:
+            return loads(stored, result_type)
+        if step_id not in _HOOK_STEPS:
+            self._check_cancel(step_id)
+        if inspect.iscoroutinefunction(fn):
+            result = await fn(*args)
+        else:
+            result = await asyncio.to_thread(fn, *args)
+            if inspect.isawaitable(result):
+                result = await result
+        try:
+            stored = self._store.save_step(self.job_id, step_id, result)
+        except PydanticSerializationError as exc:
+            # Retrying would repeat the step's side effect and fail the same way.
+            raise PermanentError(f"step {step_id!r} returned a non-JSON value: {exc}") from exc
+        self._memo[step_id] = stored
+        # Decode what was stored so a first run returns exactly what a replay would.
+        return loads(stored, result_type)
+
+    async def _sleep(self, step_id: str, seconds: float | None, until: datetime | None) -> None:
+        self._check_cancel(step_id)
+        stored = self._memo.get(step_id)
+        if stored is None:
+            wake_at = until.timestamp() if until is not None else self._clock() + (seconds or 0.0)
+            self._memo[step_id] = self._store.save_step(self.job_id, step_id, wake_at)
+        else:
+            wake_at = float(loads(stored))
+        remaining = wake_at - self._clock()
+        if remaining <= 0:
+            return
+        if remaining < self._sleep_threshold_s:
+            await asyncio.sleep(remaining)
+            return
+        raise SleepParked(step_id, wake_at)
+
+    def _check_cancel(self, step_id: str) -> None:
+        if self._store.cancel_requested(self.job_id):
+            raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")

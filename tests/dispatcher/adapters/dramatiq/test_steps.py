@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import dramatiq
+from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
+from jobrelay.queue import JobState, JobStore
+
+
+def test_runs_each_step_once_and_stores_the_result(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    counts: Callable[[str], dict[str, int]],
+    store: JobStore,
+) -> None:
+    workers(adapter, ["default"])
+    job_id = submit("dtest.three_steps")
+
+    record = wait_for(job_id, JobState.SUCCEEDED)
+
+    assert json.loads(record.result) == {"one": 1, "two": 1, "three": 1}
+    assert counts(job_id) == {"one": 1, "two": 1, "three": 1}
+    assert record.engine == "dramatiq" and record.attempts == 1 and record.progress == 100
+    assert store.owner(job_id) == "dramatiq"
+    assert set(store.load_steps(job_id)) == {"one", "two", "three"}
+
+
+def test_progress_is_readable_while_the_job_runs(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    until: Callable[..., None],
+    store: JobStore,
+    redis_conn: Any,
+) -> None:
+    workers(adapter, ["default"])
+    job_id = submit("dtest.three_steps", {"gate": True})
+
+    def progress_shown() -> bool:
+        record = store.get(job_id)
+        return record is not None and record.progress == 33
+
+    until(progress_shown, what="progress 33")
+    record = store.get(job_id)
+    assert record is not None
+    assert record.state is JobState.RUNNING and record.message == "one done"
+
+    redis_conn.set(testjobs.key(job_id, "gate"), "open")
+    assert wait_for(job_id, JobState.SUCCEEDED).progress == 100
+
+
+def test_cancel_stops_at_the_next_step_boundary(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    until: Callable[..., None],
+    counts: Callable[[str], dict[str, int]],
+    store: JobStore,
+    redis_conn: Any,
+) -> None:
+    workers(adapter, ["default"])
+    job_id = submit("dtest.three_steps", {"gate": True})
+    until(lambda: counts(job_id).get("one") == 1, what="step one")
+
+    assert store.request_cancel(job_id)
+    redis_conn.set(testjobs.key(job_id, "gate"), "open")  # let the step in flight finish
+
+    record = wait_for(job_id, JobState.CANCELLED)
+    assert "cancelled before 'three'" in (record.error or "")
+    assert counts(job_id) == {"one": 1, "two": 1}
+
+
+def test_a_cancel_before_pickup_runs_nothing(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    counts: Callable[[str], dict[str, int]],
+    store: JobStore,
+) -> None:
+    job_id = submit("dtest.three_steps")
+    store.request_cancel(job_id)
+    workers(adapter, ["default"])
+
+    wait_for(job_id, JobState.CANCELLED)
+    assert counts(job_id) == {}
