@@ -1,0 +1,82 @@
+"""Lua scripts for the dispatcher's steps of the ownership protocol (DESIGN.md section 4).
+
+They use the same keys as ``jobrelay.queue.JobStore``. The pending set doubles
+as the repair set: a job whose owner is ``temporal`` stays in it, with a lease
+as its score, until its workflow start is confirmed, so a crash between the
+claim and the start is repaired by whichever reconciler leases it next.
+"""
+
+from __future__ import annotations
+
+# KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash.
+# ARGV: deadline, job_id, owner ('' or 'temporal'), message id ('' for none),
+#       message data, then field/value pairs (dispatch_token among them).
+# Returns {1} when created, else {0, dispatch_token, engine, reason, state, owner}.
+ADMIT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local f = redis.call('HMGET', KEYS[1], 'dispatch_token', 'engine', 'reason', 'state')
+  return {0, f[1], f[2], f[3], f[4], redis.call('GET', KEYS[3])}
+end
+if ARGV[3] ~= '' and not redis.call('SET', KEYS[3], ARGV[3], 'NX') then
+  return {0, false, redis.call('GET', KEYS[3]), false, false, redis.call('GET', KEYS[3])}
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
+  redis.call('RPUSH', KEYS[4], ARGV[4])
+end
+return {1}
+"""
+
+# KEYS: owner, job, pending. ARGV: job_id, now, lease_until, reason.
+# SET owner temporal NX. While the owner is temporal and the job unfinished the
+# job stays pending with the lease as its score; a dramatiq owner leaves it.
+# Returns {owner, won (0/1), state}.
+CLAIM_TEMPORAL = """
+local won = redis.call('SET', KEYS[1], 'temporal', 'NX') and 1 or 0
+local owner = won == 1 and 'temporal' or redis.call('GET', KEYS[1])
+local state = redis.call('HGET', KEYS[2], 'state')
+if won == 1 and state then
+  redis.call('HSET', KEYS[2], 'engine', 'temporal', 'reason', ARGV[4], 'updated_at', ARGV[2])
+end
+local finished = state == 'succeeded' or state == 'failed' or state == 'cancelled'
+  or state == 'dead'
+if owner == 'temporal' and state and not finished then
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+else
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+return {owner, won, state}
+"""
+
+# KEYS: job, owner, pending. ARGV: job_id, dispatch_token.
+# Undo a dispatch no engine accepted, when no Dramatiq message was sent: the
+# id is free again, so a retry with the same job_id is a fresh dispatch.
+ABANDON = """
+if redis.call('HGET', KEYS[1], 'dispatch_token') ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == 'temporal' then redis.call('DEL', KEYS[2]) end
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: owner, job, pending. ARGV: job_id, dispatch_token, deadline, now.
+# Give a won Temporal claim back when the start failed but the Dramatiq message
+# is still queued: the job is Dramatiq's again, watched until its deadline.
+RELEASE = """
+if redis.call('HGET', KEYS[2], 'dispatch_token') ~= ARGV[2] then return 0 end
+if redis.call('GET', KEYS[1]) ~= 'temporal' then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'engine', 'dramatiq', 'reason', 'ok', 'updated_at', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS: pending. ARGV: now, limit, lease_until.
+# Lease the overdue entries: each goes to one caller until the lease ends.
+LEASE_OVERDUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
+return due
+"""

@@ -1,0 +1,45 @@
+"""``dispatch_job``, ``get_job_status`` and ``cancel_job`` on the default dispatcher."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from .defaults import default_dispatcher
+from .models import Confirm, DispatchReceipt, JobStatus
+
+
+async def dispatch_job(
+    name: str,
+    payload: Any,
+    *,
+    job_id: str | None = None,
+    delay: timedelta | float | None = None,
+    confirm: Confirm = "admission",
+) -> DispatchReceipt:
+    """Hand job ``name`` to Dramatiq, or to Temporal when Dramatiq cannot take it.
+
+    ``payload`` is a dict or the job's pydantic model, validated before
+    anything is sent (``UnknownJob``, ``InvalidPayload``, ``PayloadTooLarge``).
+    ``job_id`` is the idempotency key: dispatching an id again returns the
+    first receipt with ``deduplicated=True``. ``delay`` (seconds or a
+    timedelta) postpones the start. ``confirm="pickup"`` also waits up to
+    ``PICKUP_TIMEOUT_MS`` for a worker to claim the job, then moves it to
+    Temporal. Raises ``DispatchUnavailable`` when no engine accepted the job.
+    """
+    return await default_dispatcher().dispatch(
+        name, payload, job_id=job_id, delay=delay, confirm=confirm
+    )
+
+
+async def get_job_status(job_id: str) -> JobStatus:
+    """Status of a job on either engine; ``JobNotFound`` when none knows it."""
+    return await default_dispatcher().get_status(job_id)
+
+
+async def cancel_job(job_id: str) -> bool:
+    """Ask a job to stop on whichever engine holds it; False if it had already finished.
+
+    Raises ``JobNotFound`` for an unknown id.
+    """
+    return await default_dispatcher().cancel(job_id)

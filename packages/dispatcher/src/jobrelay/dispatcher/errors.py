@@ -1,0 +1,100 @@
+"""Errors raised by ``jobrelay.dispatcher``.
+
+DispatcherError
+├── DispatchConfigurationError   settings that cannot work together
+├── PayloadTooLarge              the encoded payload is over the size cap
+├── JobNotFound                  no engine knows the job id
+├── DispatchProxyError           the dispatch proxy refused the request
+└── EngineUnavailable            (availability branch: retry later)
+    ├── DispatchUnavailable      no engine accepted the job; carries both causes
+    └── StatusUnavailable        no engine answered a status or cancel request
+
+Unknown job names and invalid payloads raise ``UnknownJob`` and
+``InvalidPayload`` from ``jobrelay.job_engine`` (re-exported here).
+"""
+
+from __future__ import annotations
+
+
+class DispatcherError(Exception):
+    """Base class of every error raised by jobrelay.dispatcher."""
+
+
+class DispatchConfigurationError(DispatcherError):
+    """Raised when dispatcher settings are missing or contradict each other."""
+
+
+class PayloadTooLarge(DispatcherError, ValueError):
+    """Raised when a payload encodes to more bytes than ``JOBRELAY_MAX_PAYLOAD_BYTES``."""
+
+    def __init__(self, job_name: str, size: int, limit: int) -> None:
+        self.job_name = job_name
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"payload for {job_name!r} is {size} bytes encoded; the limit is {limit} "
+            f"(JOBRELAY_MAX_PAYLOAD_BYTES)"
+        )
+
+
+class JobNotFound(DispatcherError, LookupError):
+    """Raised when neither Redis nor Temporal knows the job id."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id!r}")
+
+
+class DispatchProxyError(DispatcherError):
+    """Raised when the dispatch proxy answers with an error that retrying cannot fix."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        self.status_code = status_code
+        self.detail = detail
+        super().__init__(f"dispatch proxy answered {status_code}: {detail}")
+
+
+class EngineUnavailable(DispatcherError):
+    """Raised when the engines needed for a request cannot be reached; retry later."""
+
+
+class DispatchUnavailable(EngineUnavailable):
+    """Raised when neither Dramatiq nor Temporal accepted a job; nothing was accepted.
+
+    ``dramatiq_cause`` says why the Dramatiq path was not taken or failed
+    (``reason`` is its short code, e.g. ``redis_unavailable``) and
+    ``temporal_cause`` why the Temporal start failed.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        *,
+        reason: str,
+        dramatiq_cause: BaseException | str,
+        temporal_cause: BaseException | str,
+        retry_after_s: float = 5.0,
+    ) -> None:
+        self.job_id = job_id
+        self.reason = reason
+        self.dramatiq_cause = dramatiq_cause
+        self.temporal_cause = temporal_cause
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"job {job_id!r} was not accepted: Dramatiq path: {reason} ({dramatiq_cause}); "
+            f"Temporal: {temporal_cause}"
+        )
+
+
+class StatusUnavailable(EngineUnavailable):
+    """Raised when a status or cancel request reached neither Redis nor Temporal."""
+
+    def __init__(
+        self, job_id: str, *, redis_cause: BaseException | str, temporal_cause: BaseException | str
+    ) -> None:
+        self.job_id = job_id
+        self.redis_cause = redis_cause
+        self.temporal_cause = temporal_cause
+        super().__init__(
+            f"cannot tell about job {job_id!r}: Redis: {redis_cause}; Temporal: {temporal_cause}"
+        )

@@ -1,0 +1,119 @@
+"""Job status and cancellation, whichever engine holds the job."""
+
+from __future__ import annotations
+
+import logging
+
+from jobrelay.queue import (
+    ENGINE_TEMPORAL,
+    JobRecord,
+    JobState,
+    JobStore,
+    RedisHealth,
+    RedisUnavailable,
+)
+
+from .errors import JobNotFound, StatusUnavailable
+from .models import JobStatus
+from .status import status_from_description, status_from_record
+from .temporal_link import TemporalLink
+
+logger = logging.getLogger("jobrelay.dispatcher")
+
+
+class JobInspector:
+    """Answers status from the Redis record, else from Temporal; cancels on either engine."""
+
+    def __init__(self, store: JobStore, health: RedisHealth, temporal: TemporalLink) -> None:
+        self.store = store
+        self.health = health
+        self.temporal = temporal
+
+    async def get_status(self, job_id: str) -> JobStatus:
+        """The job's status; :class:`JobNotFound` when no engine knows it."""
+        record, redis_error = self._record(job_id)
+        if record is not None:
+            return status_from_record(record)
+        try:
+            description = await (await self.temporal.get()).describe(job_id)
+        except Exception as exc:
+            raise StatusUnavailable(
+                job_id, redis_cause=redis_error or "no record", temporal_cause=exc
+            ) from exc
+        if description is not None:
+            return status_from_description(job_id, description)
+        if redis_error is not None:
+            # Redis may hold it; we cannot say it does not exist.
+            raise StatusUnavailable(
+                job_id, redis_cause=redis_error, temporal_cause="no workflow with this id"
+            )
+        raise JobNotFound(job_id)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Ask the job to stop; False when it had already finished.
+
+        A job no engine has claimed yet is cancelled at once: claiming it
+        ``temporal`` keeps any queued Dramatiq message from running it. A
+        Dramatiq job stops at its next step (Redis flag); a Temporal job gets
+        the flag and a workflow cancellation.
+        """
+        record, redis_error = self._record(job_id)
+        if record is None:
+            return await self._cancel_unrecorded(job_id, redis_error)
+        if record.state.finished:
+            return False
+        try:
+            owner = self.store.owner(job_id)
+            if owner is None:
+                owner = self.store.claim(job_id, ENGINE_TEMPORAL)
+                if owner == ENGINE_TEMPORAL:
+                    self.store.finish(job_id, JobState.CANCELLED, error="cancelled before start")
+                    # A reconciler may have started it in the meantime.
+                    await self._try_temporal_cancel(job_id)
+                    return True
+            self.store.request_cancel(job_id)
+        except RedisUnavailable as exc:
+            self.health.record_failure()
+            return await self._cancel_unrecorded(job_id, exc)
+        if owner == ENGINE_TEMPORAL:
+            await self._try_temporal_cancel(job_id)
+        return True
+
+    def _record(self, job_id: str) -> tuple[JobRecord | None, BaseException | str | None]:
+        if not self.health.is_healthy():
+            return None, f"Redis health check failed (breaker {self.health.state.value})"
+        try:
+            return self.store.get(job_id), None
+        except RedisUnavailable as exc:
+            self.health.record_failure()
+            return None, exc
+
+    async def _cancel_unrecorded(
+        self, job_id: str, redis_error: BaseException | str | None
+    ) -> bool:
+        # No record (dispatched while Redis was down), or Redis unreachable.
+        try:
+            engine = await self.temporal.get()
+            if await engine.cancel(job_id):
+                return True
+            exists = await engine.describe(job_id) is not None
+        except Exception as exc:
+            raise StatusUnavailable(
+                job_id, redis_cause=redis_error or "no record", temporal_cause=exc
+            ) from exc
+        if exists:
+            return False  # the workflow had already closed
+        if redis_error is not None:
+            raise StatusUnavailable(
+                job_id, redis_cause=redis_error, temporal_cause="no workflow with this id"
+            )
+        raise JobNotFound(job_id)
+
+    async def _try_temporal_cancel(self, job_id: str) -> None:
+        try:
+            await (await self.temporal.get()).cancel(job_id)
+        except Exception as exc:
+            # The Redis flag is set: the workflow sees it at its next step.
+            logger.warning(
+                "Temporal cancel of %s failed: %r", job_id, exc, extra={"job_id": job_id}
+            )

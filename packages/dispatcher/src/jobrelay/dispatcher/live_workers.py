@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from jobrelay.queue import WorkerRegistry
+
+
+class LiveWorkers:
+    """``WorkerRegistry.live_count`` cached per queue, so admission costs no round trip.
+
+    A cached answer is at most ``cache_s`` old: a worker that just started is
+    seen within that time, one that just died is still counted for that
+    long (the pickup deadline covers that window). Raises
+    :class:`RedisUnavailable` when a refresh cannot reach Redis.
+    """
+
+    def __init__(
+        self,
+        registry: WorkerRegistry,
+        *,
+        cache_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.cache_s = cache_s
+        self._clock = clock
+        # queue -> (live count, when counted). Races between threads only cost
+        # an extra refresh, never a wrong answer, so no lock.
+        self._cache: dict[str, tuple[int, float]] = {}
+
+    def any_live(self, queue: str) -> bool:
+        """Whether at least one worker of ``queue`` sent a heartbeat within its TTL."""
+        now = self._clock()
+        cached = self._cache.get(queue)
+        if cached is not None and now - cached[1] < self.cache_s:
+            return cached[0] > 0
+        count = self.registry.live_count(queue)
+        self._cache[queue] = (count, now)
+        return count > 0
+
+    def forget(self) -> None:
+        """Drop cached counts, e.g. after Redis came back."""
+        self._cache.clear()

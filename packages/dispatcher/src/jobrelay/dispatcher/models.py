@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Engine = Literal["dramatiq", "temporal"]
+Confirm = Literal["admission", "pickup"]
+State = Literal["queued", "running", "sleeping", "succeeded", "failed", "cancelled", "dead"]
+
+
+class Reason(StrEnum):
+    """Why a job went to the engine it went to."""
+
+    OK = "ok"
+    FLAG_OFF = "flag_off"
+    REDIS_UNAVAILABLE = "redis_unavailable"
+    NO_LIVE_WORKER = "no_live_worker"
+    ENQUEUE_FAILED = "enqueue_failed"
+    PICKUP_TIMEOUT = "pickup_timeout"
+
+
+class DispatchReceipt(BaseModel):
+    """What ``dispatch_job`` returns once an engine holds the job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    engine: Engine
+    reason: Reason
+    deduplicated: bool = False
+
+
+class JobStatus(BaseModel):
+    """Where a job is and what it produced, whichever engine runs it."""
+
+    job_id: str
+    name: str | None = None
+    queue: str | None = None
+    engine: Engine | None = None
+    state: State
+    attempts: int = 0
+    progress: int = 0
+    message: str = ""
+    result: Any = None
+    error: str | None = None
+    reason: Reason | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def utc(epoch: float | None) -> datetime | None:
+    """Epoch seconds as an aware UTC datetime; None and 0 (unset) stay None."""
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
+
+
+def delay_seconds(delay: timedelta | float | None) -> float | None:
+    """A dispatch delay in seconds; None for none or zero. Negative is a ValueError."""
+    if delay is None:
+        return None
+    seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    if seconds < 0:
+        raise ValueError(f"delay must not be negative, got {seconds}s")
+    return seconds or None

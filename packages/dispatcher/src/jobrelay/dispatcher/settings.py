@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import DispatchConfigurationError
+
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+class DispatcherSettings(BaseSettings):
+    """How the dispatcher chooses and reaches its engines.
+
+    Read from the environment only where an application builds it
+    (``DispatcherSettings()``); libraries receive an instance.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    use_dramatiq: bool = Field(True, validation_alias=AliasChoices("USE_DRAMATIQ", "use_dramatiq"))
+    temporal_address: str = Field(
+        "127.0.0.1:7233", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "temporal_address")
+    )
+    temporal_namespace: str = Field(
+        "default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "temporal_namespace")
+    )
+    pickup_timeout_ms: int = Field(
+        2000, ge=1, validation_alias=AliasChoices("PICKUP_TIMEOUT_MS", "pickup_timeout_ms")
+    )
+    pickup_deadline_s: float = Field(
+        30.0, gt=0, validation_alias=AliasChoices("PICKUP_DEADLINE_S", "pickup_deadline_s")
+    )
+    max_payload_bytes: int = Field(
+        DEFAULT_MAX_PAYLOAD_BYTES,
+        ge=1,
+        validation_alias=AliasChoices("JOBRELAY_MAX_PAYLOAD_BYTES", "max_payload_bytes"),
+    )
+    live_worker_cache_ms: int = Field(
+        1000,
+        ge=0,
+        validation_alias=AliasChoices("JOBRELAY_LIVE_WORKER_CACHE_MS", "live_worker_cache_ms"),
+    )
+    # How long a won Temporal claim may wait for its workflow start to be
+    # confirmed before a reconciler starts it again (the start is idempotent).
+    start_lease_s: float = Field(
+        30.0, gt=0, validation_alias=AliasChoices("JOBRELAY_START_LEASE_S", "start_lease_s")
+    )
+    api_token: str | None = Field(
+        None, validation_alias=AliasChoices("JOBRELAY_API_TOKEN", "api_token")
+    )
+    use_dispatch_proxy: bool = Field(
+        False, validation_alias=AliasChoices("USE_DISPATCH_PROXY", "use_dispatch_proxy")
+    )
+    dispatch_proxy_url: str | None = Field(
+        None, validation_alias=AliasChoices("DISPATCH_PROXY_URL", "dispatch_proxy_url")
+    )
+    proxy_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("DISPATCH_PROXY_TIMEOUT_S", "proxy_timeout_s")
+    )
+
+    @model_validator(mode="after")
+    def _check_proxy_gate(self) -> DispatcherSettings:
+        # Two variables on purpose: one of them alone is a half-done setup,
+        # and silently dispatching directly (or nowhere) would hide it.
+        if self.use_dispatch_proxy and not self.dispatch_proxy_url:
+            raise DispatchConfigurationError(
+                "USE_DISPATCH_PROXY=true needs DISPATCH_PROXY_URL (the web app's base URL)"
+            )
+        if self.dispatch_proxy_url and not self.use_dispatch_proxy:
+            raise DispatchConfigurationError(
+                "DISPATCH_PROXY_URL is set but USE_DISPATCH_PROXY is not true; "
+                "set both to dispatch over HTTP, or unset DISPATCH_PROXY_URL"
+            )
+        if self.dispatch_proxy_url and not self.dispatch_proxy_url.startswith(
+            ("http://", "https://")
+        ):
+            raise DispatchConfigurationError(
+                f"DISPATCH_PROXY_URL must start with http:// or https://, "
+                f"got {self.dispatch_proxy_url!r}"
+            )
+        return self
+
+    @property
+    def pickup_timeout_s(self) -> float:
+        return self.pickup_timeout_ms / 1000
+
+    @property
+    def proxy_enabled(self) -> bool:
+        return self.use_dispatch_proxy and bool(self.dispatch_proxy_url)

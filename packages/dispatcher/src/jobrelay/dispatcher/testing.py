@@ -1,0 +1,73 @@
+"""In-memory engines for fast unit tests of dispatch decisions: no broker, no Temporal.
+
+They implement the ``DramatiqEngine`` and ``TemporalEngine`` Protocols and
+record what they were asked to do. Integration tests use the real adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .adapters.base import EngineJob
+
+
+@dataclass
+class MemoryDramatiq:
+    """Keeps enqueued jobs in a list; ``fail`` makes the next enqueues raise it."""
+
+    sent: list[tuple[EngineJob, float | None]] = field(default_factory=list)
+    fail: BaseException | None = None
+
+    def enqueue(self, job: EngineJob, *, delay_s: float | None = None) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append((job, delay_s))
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [job.job_id for job, _ in self.sent]
+
+
+@dataclass
+class MemoryWorkflow:
+    job: EngineJob
+    delay_s: float | None
+    state: str = "running"
+    starts: int = 1
+
+
+@dataclass
+class MemoryTemporal:
+    """Workflows by id, started with USE_EXISTING semantics; ``fail`` makes calls raise it."""
+
+    workflows: dict[str, MemoryWorkflow] = field(default_factory=dict)
+    fail: BaseException | None = None
+    start_calls: int = 0
+
+    async def start(self, job: EngineJob, *, delay_s: float | None = None) -> None:
+        self.start_calls += 1
+        if self.fail is not None:
+            raise self.fail
+        existing = self.workflows.get(job.job_id)
+        if existing is not None and existing.state == "running":
+            existing.starts += 1
+            return
+        self.workflows[job.job_id] = MemoryWorkflow(job, delay_s)
+
+    async def describe(self, job_id: str) -> dict[str, Any] | None:
+        if self.fail is not None:
+            raise self.fail
+        wf = self.workflows.get(job_id)
+        if wf is None:
+            return None
+        return {"state": wf.state, "name": wf.job.name, "queue": wf.job.queue}
+
+    async def cancel(self, job_id: str) -> bool:
+        if self.fail is not None:
+            raise self.fail
+        wf = self.workflows.get(job_id)
+        if wf is None or wf.state != "running":
+            return False
+        wf.state = "cancelled"
+        return True
