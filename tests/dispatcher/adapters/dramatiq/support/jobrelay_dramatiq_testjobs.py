@@ -6,6 +6,7 @@ Every step counts its side effect in Redis (``DTEST_REDIS_URL``) under
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -106,3 +107,13 @@ async def sleeper(ctx: JobContext, data: Probe) -> int:
 @job("dtest.quick", queue="scheduled")
 async def quick(ctx: JobContext, data: Probe) -> int:
     return await ctx.run("one", count, ctx.job_id, "one")
+
+
+async def stall(job_id: str, seconds: float) -> None:
+    count(job_id, "stall-calls")
+    await asyncio.sleep(seconds)
+
+
+@job("dtest.slow", queue="default", retries=1, min_backoff_s=0.05, time_limit_s=0.3)
+async def slow(ctx: JobContext, data: Probe) -> None:
+    await ctx.run("stall", stall, ctx.job_id, 30.0)
