@@ -1,0 +1,104 @@
+"""Connecting to Temporal and the dispatcher's handle on job workflows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from jobrelay.queue import QueueSettings
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from ..base import EngineJob
+from .errors import TemporalUnavailable
+from .models import WORKFLOW_NAME, JobInput, JobOutcome
+from .status import describe_job
+
+_UNAVAILABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+async def connect(address: str, namespace: str = "default") -> Client:
+    """A client for ``address`` that speaks JSON through pydantic (never pickle).
+
+    Raises :class:`TemporalUnavailable` when the server cannot be reached.
+    """
+    try:
+        return await Client.connect(
+            address, namespace=namespace, data_converter=pydantic_data_converter
+        )
+    except RuntimeError as exc:  # the Rust core reports a failed connect as RuntimeError
+        raise TemporalUnavailable(f"cannot connect to Temporal at {address}: {exc}") from exc
+
+
+class TemporalAdapter:
+    """Starts, inspects and cancels job workflows (the dispatcher's ``TemporalEngine``)."""
+
+    def __init__(
+        self,
+        client: Client,
+        settings: QueueSettings,
+        *,
+        rpc_timeout: timedelta = timedelta(seconds=5),
+        query_timeout: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.rpc_timeout = rpc_timeout
+        self.query_timeout = query_timeout
+
+    async def start(self, job: EngineJob, *, delay_s: float | None = None) -> None:
+        """Start the workflow with id ``job.job_id``; a job started before is left alone."""
+        with _unavailable_on_rpc_error():
+            try:
+                await self.client.start_workflow(
+                    WORKFLOW_NAME,
+                    JobInput(
+                        job_id=job.job_id, name=job.name, queue=job.queue, payload=job.payload
+                    ),
+                    id=job.job_id,
+                    task_queue=self.settings.keys.task_queue(job.queue),
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    # A finished workflow of this id means the job already ran.
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    start_delay=timedelta(seconds=delay_s) if delay_s else None,
+                    memo={"name": job.name, "queue": job.queue},
+                    static_summary=job.name,
+                    rpc_timeout=self.rpc_timeout,
+                )
+            except WorkflowAlreadyStartedError:
+                return
+
+    async def describe(self, job_id: str) -> dict[str, Any] | None:
+        """State, progress, result or error of ``job_id`` from Temporal; None if unknown."""
+        with _unavailable_on_rpc_error():
+            return await describe_job(
+                self.client.get_workflow_handle(job_id, result_type=JobOutcome),
+                rpc_timeout=self.rpc_timeout,
+                query_timeout=self.query_timeout,
+            )
+
+    async def cancel(self, job_id: str) -> bool:
+        """Ask the workflow to cancel; False when there is no running workflow ``job_id``."""
+        with _unavailable_on_rpc_error():
+            try:
+                await self.client.get_workflow_handle(job_id).cancel(rpc_timeout=self.rpc_timeout)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return False
+                raise
+        return True
+
+
+@contextmanager
+def _unavailable_on_rpc_error() -> Iterator[None]:
+    try:
+        yield
+    except RPCError as exc:
+        if exc.status in _UNAVAILABLE:
+            raise TemporalUnavailable(f"Temporal did not answer: {exc}") from exc
+        raise

@@ -1,0 +1,118 @@
+"""Names and JSON models that cross the workflow/activity boundary.
+
+Everything here is imported inside the workflow sandbox, so it holds plain
+pydantic models and constants only: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+WORKFLOW_NAME = "jobrelay.job"
+CLAIM_ACTIVITY = "jobrelay.claim"
+STEP_ACTIVITY = "jobrelay.step"
+RECORD_ACTIVITY = "jobrelay.record"
+STATUS_QUERY = "jobrelay.status"
+
+# ApplicationError types the activities raise and the workflow recognises.
+PERMANENT_ERROR = "PermanentError"
+CANCELLED_ERROR = "JobCancelled"
+DEFINITION_ERROR = "JobDefinitionError"
+# Workflow failure type: the job ended, details carry the jobrelay state.
+JOB_FAILED = "JobFailed"
+
+
+class JobInput(BaseModel):
+    """The workflow's input: the same fields as the dispatcher's ``EngineJob``."""
+
+    job_id: str
+    name: str
+    queue: str
+    payload: dict[str, Any] = {}
+
+
+class RecordUpdate(BaseModel):
+    """Fields of the Redis record to write with the next activity (None: leave as is)."""
+
+    state: str | None = None
+    progress: int | None = None
+    message: str | None = None
+    wake_at: float | None = None
+    attempts: int | None = None
+
+    def merge(self, newer: RecordUpdate) -> RecordUpdate:
+        """This update overlaid with the fields ``newer`` sets."""
+        return self.model_copy(update=newer.model_dump(exclude_none=True))
+
+
+class ClaimInput(BaseModel):
+    job: JobInput
+
+
+class ClaimOutput(BaseModel):
+    """What the worker knows when the workflow starts."""
+
+    module: str | None
+    """Module defining the job, imported again inside the sandbox; None if unknown here."""
+    tracked: bool
+    """Whether this worker keeps a Redis record (it has a store)."""
+    owner: str | None = None
+    """Owner after the claim; None when Redis did not answer or is not used."""
+
+
+class StepInput(BaseModel):
+    job_id: str
+    step_id: str
+    ref: str
+    args: list[Any]
+    attempts: int = 1
+    update: RecordUpdate | None = None
+    ensure: JobInput | None = None
+    """Set until the record was created and claimed (Redis was down at start)."""
+
+
+class StepOutput(BaseModel):
+    value: str
+    """The step's result as JSON, decoded in the workflow with the step's return type."""
+    attempt: int
+    synced: bool
+    """Whether ``update`` (and ``ensure``) reached Redis."""
+    owner: str | None = None
+
+
+class FinishInput(BaseModel):
+    state: str
+    result: Any = None
+    error: str | None = None
+
+
+class RecordInput(BaseModel):
+    job_id: str
+    update: RecordUpdate | None = None
+    ensure: JobInput | None = None
+    finish: FinishInput | None = None
+
+
+class RecordOutput(BaseModel):
+    synced: bool
+    owner: str | None = None
+
+
+class WorkflowStatus(BaseModel):
+    """Answer of the status query while the workflow runs."""
+
+    state: str
+    progress: int = 0
+    message: str = ""
+    attempts: int = 0
+
+
+class JobOutcome(BaseModel):
+    """The workflow's result."""
+
+    result: Any = None
+    attempts: int = 1
+    duplicate_of: str | None = None
+    """Set when another engine owned the job: this run did nothing."""

@@ -1,0 +1,143 @@
+"""``JobWorkflow``: the one workflow type; it runs any job's body unchanged.
+
+The sandbox imports this module, the job_engine and the job modules afresh
+for each run, so a body that reads the clock or does I/O between steps fails
+the workflow instead of running silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from jobrelay.job_engine import (
+    JobCancelled,
+    JobDefinition,
+    discover_jobs,
+    execute,
+    get_job,
+    run_failure_hook,
+)
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+
+from .context import WorkflowJobContext
+from .models import (
+    CLAIM_ACTIVITY,
+    JOB_FAILED,
+    STATUS_QUERY,
+    WORKFLOW_NAME,
+    ClaimInput,
+    ClaimOutput,
+    FinishInput,
+    JobInput,
+    JobOutcome,
+    WorkflowStatus,
+)
+from .recorder import DuplicateRun, Recorder
+
+CLAIM_TIMEOUT = timedelta(seconds=10)
+CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=5)
+
+
+@workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception])
+class JobWorkflow:
+    """Claims the job in Redis, runs its body, records the outcome."""
+
+    def __init__(self) -> None:
+        self._recorder: Recorder | None = None
+
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> WorkflowStatus:
+        """State, progress and attempts of the running job."""
+        if self._recorder is None:
+            return WorkflowStatus(state="queued")
+        return self._recorder.status()
+
+    @workflow.run
+    async def run(self, job: JobInput) -> JobOutcome:
+        """Run job ``job.name`` once, unless Dramatiq already owns it."""
+        claim: ClaimOutput = await workflow.execute_activity(
+            CLAIM_ACTIVITY,
+            ClaimInput(job=job),
+            result_type=ClaimOutput,
+            start_to_close_timeout=CLAIM_TIMEOUT,
+            retry_policy=CLAIM_RETRY,
+            summary="claim",
+        )
+        if claim.owner == ENGINE_DRAMATIQ:
+            workflow.logger.info("job %s is owned by dramatiq: nothing to do", job.job_id)
+            return JobOutcome(duplicate_of=claim.owner, attempts=0)
+        recorder = Recorder(job, tracked=claim.tracked, recorded=claim.owner == ENGINE_TEMPORAL)
+        self._recorder = recorder
+        definition: JobDefinition | None = None
+        ctx: WorkflowJobContext | None = None
+        try:
+            _import_jobs(claim.module)
+            definition = get_job(job.name)
+            ctx = WorkflowJobContext(definition, recorder)
+            result = await execute(definition, ctx, job.payload)
+        except DuplicateRun as dup:
+            workflow.logger.warning("job %s: %s; stopping this run", job.job_id, dup)
+            recorder.state = "cancelled"
+            return JobOutcome(duplicate_of=dup.owner, attempts=recorder.attempts)
+        except (JobCancelled, asyncio.CancelledError) as exc:
+            error = f"cancelled: {exc}" if str(exc) else "cancelled"
+            await recorder.finish(FinishInput(state="cancelled", error=error))
+            if isinstance(exc, asyncio.CancelledError) or (ctx and ctx.cancelled_by_temporal):
+                # Ends the workflow as cancelled (the request came through Temporal).
+                raise asyncio.CancelledError(error) from None
+            raise ApplicationError(
+                error, "cancelled", recorder.attempts, type=JOB_FAILED, non_retryable=True
+            ) from exc
+        except Exception as exc:
+            state = "dead" if _retries_exhausted(exc) else "failed"
+            error = describe_error(exc)
+            if definition is not None and ctx is not None:
+                await _failure_hook(definition, ctx, error)
+            await recorder.finish(FinishInput(state=state, error=error))
+            raise ApplicationError(
+                error, state, recorder.attempts, type=JOB_FAILED, non_retryable=True
+            ) from exc
+        await recorder.finish(FinishInput(state="succeeded", result=result))
+        return JobOutcome(result=result, attempts=recorder.attempts)
+
+
+def _import_jobs(module: str | None) -> None:
+    # Imported here, inside the sandbox, so the body is the sandboxed copy. Which
+    # module holds the job is known only now, so the import is dynamic on purpose.
+    with workflow.unsafe.sandbox_import_notification_policy(
+        workflow.SandboxImportNotificationPolicy.SILENT
+    ):
+        discover_jobs([module] if module else [])
+
+
+async def _failure_hook(definition: JobDefinition, ctx: WorkflowJobContext, error: str) -> None:
+    try:
+        await run_failure_hook(definition, ctx, error)
+    except Exception as exc:
+        # The job has failed either way; a failing hook must not hide why.
+        workflow.logger.warning("on_failure hook of %s failed: %s", definition.name, exc)
+
+
+def _retries_exhausted(exc: BaseException) -> bool:
+    return isinstance(exc, ActivityError) and exc.retry_state in (
+        RetryState.MAXIMUM_ATTEMPTS_REACHED,
+        RetryState.TIMEOUT,
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming what failed: the step and its error, or the body's own error."""
+    if isinstance(exc, ActivityError):
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            what = f"{cause.type}: {cause.message}"
+        elif cause is not None:
+            what = f"{type(cause).__name__}: {cause}"
+        else:
+            what = str(exc)
+        return f"step {exc.activity_id!r} failed: {what}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,41 @@
+"""Helpers shared by the Temporal adapter tests (importable: ``support/`` is on sys.path)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from jobrelay.dispatcher.adapters import EngineJob
+from jobrelay.dispatcher.adapters.temporal import JobOutcome
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+StartWorker = Callable[..., Awaitable[Worker]]
+
+
+def engine_job(name: str, probe: dict[str, str], *, queue: str = "default") -> EngineJob:
+    return EngineJob(job_id=f"job-{uuid.uuid4().hex[:12]}", name=name, queue=queue, payload=probe)
+
+
+def handle(client: Client, job_id: str) -> WorkflowHandle[Any, JobOutcome]:
+    return client.get_workflow_handle(job_id, result_type=JobOutcome)
+
+
+async def wait_until(
+    check: Callable[[], Any | Awaitable[Any]], *, timeout_s: float = 20.0, what: str = ""
+) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or check}")
+        await asyncio.sleep(0.05)
