@@ -1,1 +1,6 @@
-__all__: list[str] = []
+"""The jobrelay HTTP API (FastAPI) and the ``jobrelay`` command."""
+
+from .app import create_app
+from .settings import WebSettings
+
+__all__ = ["WebSettings", "create_app"]

@@ -5,7 +5,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -26,9 +26,16 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 class ManagedProcess:
     """A child process started for a server, stopped by PID, never left behind."""
 
-    def __init__(self, argv: Sequence[str], log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        log_path: Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
+        self.env = dict(env) if env is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,11 +51,16 @@ class ManagedProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=self.env,
             )
             return
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
             )
 
     def running(self) -> bool:

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+from jobrelay.dispatcher import (
+    Dispatcher,
+    DispatcherSettings,
+    Reconciler,
+    build_dispatcher,
+)
+
+from . import problems
+from .routes import jobs, ops
+from .settings import WebSettings
+
+logger = logging.getLogger("jobrelay.web")
+
+
+def _direct_dispatcher() -> Dispatcher:
+    # The web app is the proxy's target: it must never dispatch through a proxy itself.
+    built = build_dispatcher(DispatcherSettings(use_dispatch_proxy=False, dispatch_proxy_url=None))
+    assert isinstance(built, Dispatcher)
+    return built
+
+
+def create_app(
+    *,
+    dispatcher: Callable[[], Dispatcher] = _direct_dispatcher,
+    settings: WebSettings | None = None,
+) -> FastAPI:
+    """The jobrelay HTTP API. Nothing connects until the app starts.
+
+    ``dispatcher`` builds the Dispatcher at startup (from the environment by
+    default); tests pass one wired to their own servers.
+    """
+    web = settings or WebSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = dispatcher()
+        app.state.dispatcher = built
+        app.state.api_token = built.settings.api_token
+        stop = asyncio.Event()
+        loop_task = None
+        if web.run_reconciler:
+            reconciler = Reconciler(built.store, built.temporal)
+            loop_task = asyncio.create_task(
+                reconciler.run_forever(stop, interval_s=web.reconcile_interval_s)
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            if loop_task is not None:
+                await loop_task
+            await built.aclose()
+
+    app = FastAPI(title="jobrelay", version="0.1.0", lifespan=lifespan)
+    problems.install(app)
+    app.include_router(jobs.router)
+    app.include_router(ops.router)
+    return app

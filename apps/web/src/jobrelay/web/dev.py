@@ -1,0 +1,120 @@
+"""``jobrelay dev``: the whole system on this machine, with embedded servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from jobrelay.devservers import ManagedProcess, RedisServer, TemporalDevServer, free_port
+
+TERMINAL = {"succeeded", "failed", "cancelled", "dead"}
+
+
+def _say(message: str) -> None:
+    print(f"[jobrelay dev] {message}", flush=True)
+
+
+def _wait_until(what: str, check: Any, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except httpx.HTTPError as exc:
+            last_error = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not ready after {timeout_s}s ({last_error})")
+
+
+def _run_demo(base_url: str, name: str, payload: dict[str, Any], timeout_s: float) -> str:
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        response = http.post("/jobs", json={"name": name, "payload": payload})
+        response.raise_for_status()
+        receipt = response.json()
+        _say(f"dispatched {name}: {json.dumps(receipt)}")
+        seen = None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = http.get(f"/jobs/{receipt['job_id']}").json()
+            shown = (status["state"], status["progress"], status["message"])
+            if shown != seen:
+                seen = shown
+                _say(f"  {status['state']:<9} {status['progress']:>3}%  {status['message']}")
+            if status["state"] in TERMINAL:
+                _say(f"result: {json.dumps(status['result'])} (engine {status['engine']})")
+                return str(status["state"])
+            time.sleep(0.1)
+    return "timeout"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> int:
+    """Start Redis, Temporal, both workers and the web app; run a demo job; wait."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    web_port = web_port or free_port()
+    redis = RedisServer(aof=True, data_dir=data_dir / "redis")
+    (data_dir / "redis").mkdir(exist_ok=True)
+    temporal = TemporalDevServer()
+    children: list[ManagedProcess] = []
+    try:
+        redis.start()
+        _say(f"redis    {redis.url} (pid {redis.pid}, AOF in {redis.data_dir})")
+        temporal.start()
+        _say(f"temporal {temporal.address} (pid {temporal.pid})")
+        env = {
+            **os.environ,
+            "REDIS_URL": redis.url,
+            "TEMPORAL_ADDRESS": temporal.address,
+            "JOBRELAY_WEB_PORT": str(web_port),
+        }
+        scripts = Path(sys.executable).parent
+        commands = {
+            "worker": [str(scripts / "jobrelay-worker"), "run"],
+            "temporal-worker": [str(scripts / "jobrelay-worker"), "temporal"],
+            "web": [
+                sys.executable, "-m", "uvicorn", "jobrelay.web.main:app",
+                "--host", "127.0.0.1", "--port", str(web_port), "--log-level", "warning",
+            ],
+        }  # fmt: skip
+        for name, argv in commands.items():
+            proc = ManagedProcess(argv, data_dir / f"{name}.log", env=env)
+            proc.start()
+            children.append(proc)
+            _say(f"{name:<8} pid {proc.pid}, log {data_dir / (name + '.log')}")
+        base_url = f"http://127.0.0.1:{web_port}"
+        _wait_until("web app", lambda: httpx.get(f"{base_url}/health").is_success, 30)
+        _wait_until(
+            "a Dramatiq worker",
+            lambda: httpx.get(f"{base_url}/workers").json().get("default"),
+            30,
+        )
+        _say(f"web      {base_url}  (API docs at {base_url}/docs)")
+        outcome = "succeeded"
+        if demo:
+            outcome = _run_demo(base_url, "demo.countdown", {"start": 3, "pause_s": 0.3}, 60)
+        if once:
+            return 0 if outcome == "succeeded" else 1
+        _say("running; Ctrl-C stops everything")
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+    finally:
+        for proc in reversed(children):
+            proc.stop()
+        temporal.stop()
+        redis.stop()
+        _say("stopped")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from jobrelay.queue import QUEUES, RedisUnavailable, WorkerInfo
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    """200 while the app can dispatch somewhere; reports Redis and the breaker state."""
+    dispatcher = request.app.state.dispatcher
+    redis_ok = dispatcher.health.is_healthy()
+    body = {
+        "status": "ok",
+        "redis": "up" if redis_ok else "down",
+        "breaker": dispatcher.health.state.value,
+        "use_dramatiq": dispatcher.settings.use_dramatiq,
+    }
+    return JSONResponse(body)
+
+
+@router.get("/workers")
+async def workers(request: Request) -> dict[str, list[WorkerInfo]]:
+    """Live workers per queue, from their heartbeats (empty lists when Redis is down)."""
+    registry = request.app.state.dispatcher.workers.registry
+    out: dict[str, list[WorkerInfo]] = {}
+    for queue in QUEUES:
+        try:
+            out[queue] = registry.live_workers(queue)
+        except RedisUnavailable:
+            out[queue] = []
+    return out

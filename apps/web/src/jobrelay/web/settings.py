@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebSettings(BaseSettings):
+    """How the web app listens and whether it hosts a reconciler loop."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("JOBRELAY_WEB_HOST", "host"))
+    port: int = Field(
+        8000, ge=1, le=65535, validation_alias=AliasChoices("JOBRELAY_WEB_PORT", "port")
+    )
+    run_reconciler: bool = Field(
+        True, validation_alias=AliasChoices("JOBRELAY_WEB_RECONCILER", "run_reconciler")
+    )
+    reconcile_interval_s: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=AliasChoices("JOBRELAY_RECONCILE_INTERVAL_S", "reconcile_interval_s"),
+    )

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from jobrelay.devservers import RedisServer, TemporalDevServer, free_port
+from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
+from jobrelay.queue import JobStore, QueueSettings, make_broker, redis_client
+from jobrelay.web import WebSettings, create_app
+
+from .conftest import make_dispatcher, serve
+
+
+@pytest.fixture
+def dramatiq_worker(queue_settings: QueueSettings) -> Iterator[None]:
+    client = redis_client(queue_settings)
+    adapter = DramatiqAdapter(
+        make_broker(queue_settings, client=client),
+        JobStore.from_settings(client, queue_settings),
+        queue_settings,
+    )
+    worker = start_worker(adapter, ["default"], threads=2)
+    try:
+        yield
+    finally:
+        worker.stop()
+
+
+async def _wait_finished(
+    client: httpx.AsyncClient, job_id: str, timeout_s: float = 30
+) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body: dict[str, object] = (await client.get(f"/jobs/{job_id}")).json()
+        if body["state"] in {"succeeded", "failed", "cancelled", "dead"}:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish: {body}")
+
+
+async def test_dispatch_runs_on_dramatiq_and_reports_status(
+    web_client: httpx.AsyncClient, live_worker: Callable[[str], None], dramatiq_worker: None
+) -> None:
+    live_worker("default")
+    response = await web_client.post(
+        "/jobs", json={"name": "demo.countdown", "payload": {"start": 3, "pause_s": 0}}
+    )
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert (receipt["engine"], receipt["reason"], receipt["deduplicated"]) == (
+        "dramatiq",
+        "ok",
+        False,
+    )
+    status = await _wait_finished(web_client, receipt["job_id"])
+    assert status["state"] == "succeeded"
+    assert status["result"] == {"counted": [3, 2, 1]}
+    assert status["engine"] == "dramatiq"
+
+    again = await web_client.post(
+        "/jobs", json={"name": "demo.countdown", "payload": {}, "job_id": receipt["job_id"]}
+    )
+    assert again.status_code == 202
+    assert again.json()["deduplicated"] is True
+
+
+async def test_without_worker_the_job_runs_on_temporal(web_client: httpx.AsyncClient) -> None:
+    response = await web_client.post(
+        "/jobs", json={"name": "demo.countdown", "payload": {"start": 1}}
+    )
+    assert response.status_code == 202
+    assert response.json()["engine"] == "temporal"
+    assert response.json()["reason"] == "no_live_worker"
+
+
+async def test_bad_input_names_the_field(web_client: httpx.AsyncClient) -> None:
+    unknown = await web_client.post("/jobs", json={"name": "no.such.job", "payload": {}})
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"][0]["loc"] == ["body", "name"]
+
+    invalid = await web_client.post(
+        "/jobs", json={"name": "demo.countdown", "payload": {"start": 0}}
+    )
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["loc"] == ["body", "payload", "start"]
+
+    bad_id = await web_client.post(
+        "/jobs", json={"name": "demo.countdown", "payload": {}, "job_id": "has space"}
+    )
+    assert bad_id.status_code == 422
+    assert bad_id.json()["detail"][0]["loc"] == ["body", "job_id"]
+
+    not_json = await web_client.post(
+        "/jobs", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert not_json.status_code == 422
+
+    missing = await web_client.get("/jobs/nope-123")
+    assert missing.status_code == 404
+    assert missing.json()["detail"][0]["loc"] == ["path", "job_id"]
+
+
+async def test_job_types_and_health(web_client: httpx.AsyncClient) -> None:
+    names = {t["name"] for t in (await web_client.get("/job-types")).json()}
+    assert {"demo.countdown", "booking.send_confirmation"} <= names
+    health = (await web_client.get("/health")).json()
+    assert health["redis"] == "up"
+    assert health["breaker"] == "closed"
+    assert set((await web_client.get("/workers")).json()) == {"default", "data_sync", "scheduled"}
+
+
+async def test_token_is_required_when_configured(
+    queue_settings: QueueSettings, temporal_server: TemporalDevServer
+) -> None:
+    app = create_app(
+        dispatcher=make_dispatcher(queue_settings, temporal_server.address, api_token="s3cret"),
+        settings=WebSettings(run_reconciler=False),
+    )
+    async with serve(app) as client:
+        assert (await client.get("/jobs/x")).status_code == 401
+        wrong = await client.get("/jobs/x", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        ok = await client.get("/jobs/x", headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 404
+
+
+async def test_both_engines_down_is_503_with_retry_after(
+    own_redis: RedisServer, prefix: str
+) -> None:
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    dead_temporal = f"127.0.0.1:{free_port()}"
+    app = create_app(
+        dispatcher=make_dispatcher(settings, dead_temporal),
+        settings=WebSettings(run_reconciler=False),
+    )
+    own_redis.stop()
+    async with serve(app) as client:
+        response = await client.post("/jobs", json={"name": "demo.countdown", "payload": {}})
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "redis_unavailable" in response.json()["detail"]
