@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,10 @@ from jobrelay.job_engine import (
     step_ref,
     step_result_type,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, loads
+from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads
 from pydantic_core import PydanticSerializationError
+
+logger = logging.getLogger("jobrelay.dramatiq")
 
 # Hooks run once the outcome is decided; a late cancel must not skip them.
 _HOOK_STEPS = frozenset({SUCCESS_HOOK_STEP, FAILURE_HOOK_STEP})
@@ -67,7 +70,12 @@ class DramatiqContext(BaseJobContext):
         return self._store.cancel_requested(self.job_id)
 
     def progress(self, percent: int, message: str = "") -> None:
-        self._store.set_progress(self.job_id, percent, message)
+        try:
+            self._store.set_progress(self.job_id, percent, message)
+        except RedisUnavailable:
+            # Progress is informative: losing one report must not fail the job.
+            # A Redis that stays down fails the next step's memo write instead.
+            logger.warning("could not record progress of job %s", self.job_id)
 
     async def _run_step(self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         step_ref(fn)  # the same module-level rule as on Temporal, so a job runs on both

@@ -30,6 +30,7 @@ class JobMessage(BaseModel):
     payload: dict[str, Any]
 
     def as_args(self) -> tuple[str, str, dict[str, Any]]:
+        """The actor arguments, in order."""
         return (self.job_id, self.name, self.payload)
 
     @classmethod
