@@ -27,6 +27,7 @@ JOBS_MODULE = "temporal_adapter_test_jobs"
 
 from temporal_adapter_support import StartWorker  # noqa: E402 - needs the sys.path entry
 
+
 @pytest.fixture
 async def client(temporal_server: TemporalDevServer) -> Client:
     return await connect(temporal_server.address)

@@ -18,7 +18,12 @@ from jobrelay.job_engine import (
 from jobrelay.queue import ENGINE_TEMPORAL
 from pydantic import TypeAdapter
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    is_cancelled_exception,
+)
 
 from .models import (
     CANCELLED_ERROR,
@@ -117,6 +122,12 @@ class WorkflowJobContext(BaseJobContext):
             self._cancelled = True
             self.cancelled_by_temporal = True
             return JobCancelled(f"job {self.job_id} cancelled during {step_id!r}")
+        if (
+            isinstance(exc, ActivityError)
+            and exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+        ):
+            # Every attempt the policy allows was made; the failed ones never reported back.
+            self._recorder.note(RecordUpdate(attempts=self._retry_policy.maximum_attempts))
         cause = exc.cause if isinstance(exc, ActivityError) else None
         if isinstance(cause, ApplicationError):
             if cause.type == CANCELLED_ERROR:

@@ -68,7 +68,10 @@ class Recorder:
         if update.message is not None:
             self.message = update.message
         if update.attempts is not None:
-            self.attempts = max(self.attempts, update.attempts)
+            if update.attempts <= self.attempts:
+                update = update.model_copy(update={"attempts": None})
+            else:
+                self.attempts = update.attempts
         if self.tracked:
             self.pending = self.pending.merge(update)
 
