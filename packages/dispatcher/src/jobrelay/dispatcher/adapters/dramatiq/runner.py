@@ -107,9 +107,11 @@ class JobRunner:
         except SleepParked as parked:
             # Ends the attempt (the message is acked) without costing a retry:
             # the parked copy keeps its retry count and comes back when due.
+            # State first: once the wake-up is scheduled a pump may resume the
+            # job at any moment, and its "running" must not be overwritten.
+            self._store.mark_sleeping(job_id, wake_at=parked.wake_at)
             member = parked_copy(message).encode().decode()
             self._store.schedule_wakeup(member, parked.wake_at)
-            self._store.mark_sleeping(job_id, wake_at=parked.wake_at)
             logger.info("job %s sleeps until %s", job_id, parked.wake_at)
         except JobCancelled as exc:
             self._store.finish(job_id, JobState.CANCELLED, error=str(exc))
