@@ -40,7 +40,7 @@ def adapter(client: Client, queue_settings: QueueSettings) -> TemporalAdapter:
 
 @pytest.fixture
 async def start_worker(client: Client) -> AsyncIterator[StartWorker]:
-    """``await start_worker(settings, store, queue="default")`` runs a worker until the test ends."""
+    """``await start_worker(settings, store, queue="default")``: a worker until the test ends."""
     async with AsyncExitStack() as stack:
 
         async def start(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from jobrelay.dispatcher.adapters.temporal import TemporalAdapter
 from jobrelay.queue import JobState, JobStore, QueueSettings, loads
 from temporal_adapter_support import StartWorker, engine_job, handle

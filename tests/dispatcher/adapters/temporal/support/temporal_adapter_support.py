@@ -11,7 +11,7 @@ from typing import Any
 
 from jobrelay.dispatcher.adapters import EngineJob
 from jobrelay.dispatcher.adapters.temporal import JobOutcome
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
 StartWorker = Callable[..., Awaitable[Worker]]
@@ -39,3 +39,14 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what or check}")
         await asyncio.sleep(0.05)
+
+
+async def wait_for_status(
+    wf: WorkflowHandle[Any, Any], status: WorkflowExecutionStatus, *, timeout_s: float = 20.0
+) -> None:
+    """Until the workflow's execution status is ``status``."""
+
+    async def reached() -> bool:
+        return (await wf.describe()).status == status
+
+    await wait_until(reached, timeout_s=timeout_s, what=f"workflow {wf.id} {status.name}")

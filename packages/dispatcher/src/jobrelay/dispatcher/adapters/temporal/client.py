@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from jobrelay.queue import QueueSettings
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -84,9 +84,14 @@ class TemporalAdapter:
 
     async def cancel(self, job_id: str) -> bool:
         """Ask the workflow to cancel; False when there is no running workflow ``job_id``."""
+        handle = self.client.get_workflow_handle(job_id)
         with _unavailable_on_rpc_error():
             try:
-                await self.client.get_workflow_handle(job_id).cancel(rpc_timeout=self.rpc_timeout)
+                # The server accepts a cancel of a closed workflow too: ask first.
+                desc = await handle.describe(rpc_timeout=self.rpc_timeout)
+                if desc.status != WorkflowExecutionStatus.RUNNING:
+                    return False
+                await handle.cancel(rpc_timeout=self.rpc_timeout)
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return False
