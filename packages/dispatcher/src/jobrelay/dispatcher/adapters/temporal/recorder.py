@@ -67,11 +67,12 @@ class Recorder:
             self.progress = update.progress
         if update.message is not None:
             self.message = update.message
-        if update.attempts is not None:
-            if update.attempts <= self.attempts:
+        attempts = update.attempts
+        if attempts is not None:
+            if attempts <= self.attempts:
                 update = update.model_copy(update={"attempts": None})
             else:
-                self.attempts = update.attempts
+                self.attempts = attempts
         if self.tracked:
             self.pending = self.pending.merge(update)
 
