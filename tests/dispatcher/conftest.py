@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import socket
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import dramatiq
 import pytest
 import redis
-from jobrelay.devservers import RedisServer
+from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, LiveWorkers
+from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
+from jobrelay.dispatcher.adapters.temporal import JobOutcome, TemporalAdapter, connect, make_worker
+from jobrelay.dispatcher.fast_enqueue import DramatiqMessages
 from jobrelay.dispatcher.testing import MemoryDramatiq, MemoryTemporal
 from jobrelay.job_engine import discover_jobs
-from jobrelay.queue import JobStore, QueueSettings, RedisHealth, WorkerInfo, WorkerRegistry
+from jobrelay.queue import (
+    JobStore,
+    QueueSettings,
+    RedisHealth,
+    RedisUnavailable,
+    WorkerInfo,
+    WorkerRegistry,
+    make_broker,
+    redis_client,
+)
+from temporalio.client import Client
+from temporalio.worker import Worker as TemporalWorker
 
 SUPPORT = Path(__file__).parent / "support"
 TESTJOBS = "jobrelay_dispatch_testjobs"
@@ -107,3 +127,156 @@ def mem_dispatcher(
         dramatiq=mem_dramatiq,
         temporal=mem_temporal,
     )
+
+
+# -- real engines ---------------------------------------------------------------
+
+
+class Stack:
+    """Real Redis, Dramatiq and Temporal for one test: adapters, workers, dispatchers.
+
+    The Dramatiq worker is ``start_worker`` in this process plus the heartbeat
+    a worker app sends; the Temporal worker is ``make_worker`` on this loop.
+    """
+
+    def __init__(
+        self, queue_settings: QueueSettings, temporal_client: Client, settings: DispatcherSettings
+    ) -> None:
+        self.queue_settings = queue_settings
+        self.settings = settings
+        self.client = redis_client(queue_settings)
+        self.store = JobStore.from_settings(self.client, queue_settings)
+        self.adapter = DramatiqAdapter(make_broker(queue_settings), self.store, queue_settings)
+        self.temporal_client = temporal_client
+        self.temporal = TemporalAdapter(temporal_client, queue_settings)
+        self.registry = WorkerRegistry.from_settings(self.client, queue_settings)
+        self.health = RedisHealth.from_settings(self.client, queue_settings)
+        self._dramatiq: list[dramatiq.Worker] = []
+        self._temporal: list[tuple[TemporalWorker, asyncio.Task[None]]] = []
+        self._beating = threading.Event()
+        self._beat_thread: threading.Thread | None = None
+
+    def dispatcher(
+        self, settings: DispatcherSettings | None = None, *, fast: bool = True, **parts: Any
+    ) -> Dispatcher:
+        options: dict[str, Any] = {
+            "store": self.store,
+            "health": self.health,
+            "workers": LiveWorkers(self.registry, cache_s=0.2),
+            "dramatiq": self.adapter,
+            "temporal": self.temporal,
+            "messages": DramatiqMessages(self.adapter) if fast else None,
+        }
+        options.update(parts)
+        return Dispatcher(settings or self.settings, **options)
+
+    def start_dramatiq(self, threads: int = 4, *, heartbeat: bool = True) -> dramatiq.Worker:
+        worker = start_worker(self.adapter, ["default"], threads=threads)
+        self._dramatiq.append(worker)
+        if heartbeat:
+            self.start_heartbeat()
+        return worker
+
+    def start_heartbeat(self) -> None:
+        """Beat for queue ``default`` every 0.3 s, as a worker app does, until close()."""
+        if self._beat_thread is not None:
+            return
+        info = WorkerInfo(
+            worker_id=uuid.uuid4().hex[:8],
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=["default"],
+            started_at=time.time(),
+        )
+
+        def beat() -> None:
+            while not self._beating.is_set():
+                with contextlib.suppress(RedisUnavailable):
+                    self.registry.heartbeat(info)
+                self._beating.wait(0.3)
+
+        self._beat_thread = threading.Thread(target=beat, daemon=True)
+        self._beat_thread.start()
+        deadline = time.monotonic() + 5
+        while self.registry.live_count("default") == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def stop_dramatiq(self) -> None:
+        self._beating.set()
+        if self._beat_thread is not None:
+            self._beat_thread.join(5)
+            self._beat_thread = None
+        self._beating.clear()
+        for worker in self._dramatiq:
+            worker.stop(timeout=10_000)
+        self._dramatiq.clear()
+
+    async def start_temporal(self) -> TemporalWorker:
+        worker = make_worker(
+            self.temporal_client,
+            self.queue_settings,
+            "default",
+            store=self.store,
+            job_modules=[TESTJOBS],
+        )
+        task = asyncio.create_task(worker.run())
+        self._temporal.append((worker, task))
+        return worker
+
+    async def stop_temporal(self) -> None:
+        for worker, task in self._temporal:
+            await worker.shutdown()
+            await task
+        self._temporal.clear()
+
+    async def close(self) -> None:
+        self.stop_dramatiq()
+        await self.stop_temporal()
+
+    async def outcome(self, job_id: str, within_s: float = 30.0) -> JobOutcome:
+        """The workflow's result (waits for it)."""
+        handle = self.temporal_client.get_workflow_handle(job_id, result_type=JobOutcome)
+        return await asyncio.wait_for(handle.result(), within_s)
+
+    async def wait_finished(self, *job_ids: str, within_s: float = 60.0) -> None:
+        """Until every job's record is in a finished state."""
+        pending = set(job_ids)
+        deadline = time.monotonic() + within_s
+        while pending and time.monotonic() < deadline:
+            for job_id in list(pending):
+                record = self.store.get(job_id)
+                if record is not None and record.state.finished:
+                    pending.discard(job_id)
+            if pending:
+                await asyncio.sleep(0.05)
+        assert not pending, f"{len(pending)} jobs never finished, e.g. {sorted(pending)[:5]}"
+
+    def queued_messages(self) -> int:
+        """Messages still in the Dramatiq queue ``default`` (queued or unacked)."""
+        return int(self.adapter.broker.do_qsize("default"))
+
+
+@pytest.fixture
+async def temporal_client(temporal_server: TemporalDevServer) -> Client:
+    return await connect(temporal_server.address)
+
+
+@pytest.fixture
+async def make_stack(
+    testjobs: ModuleType, temporal_client: Client, dsettings: DispatcherSettings
+) -> AsyncIterator[Callable[..., Stack]]:
+    stacks: list[Stack] = []
+
+    def make(queue_settings: QueueSettings, settings: DispatcherSettings | None = None) -> Stack:
+        stack = Stack(queue_settings, temporal_client, settings or dsettings)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        await stack.close()
+
+
+@pytest.fixture
+def stack(make_stack: Callable[..., Stack], queue_settings: QueueSettings) -> Stack:
+    return make_stack(queue_settings)

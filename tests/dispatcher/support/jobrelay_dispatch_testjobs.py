@@ -43,3 +43,20 @@ async def ping(ctx: JobContext, data: Ping) -> dict[str, int]:
 @job("dsp.order", queue="default", payload=Order)
 async def order(ctx: JobContext, data: Order) -> int:
     return await ctx.run("run", record_run, ctx.job_id, ctx.engine)
+
+
+class Nap(BaseModel):
+    seconds: float
+
+
+def record_after(job_id: str) -> int:
+    with redis.Redis.from_url(os.environ["DSP_REDIS_URL"]) as client:
+        return int(client.incr(f"dsp:{job_id}:after"))
+
+
+@job("dsp.nap", queue="default", payload=Nap)
+async def nap(ctx: JobContext, data: Nap) -> int:
+    """Runs one step, sleeps, then a second step: a job to cancel while it waits."""
+    await ctx.run("first", record_run, ctx.job_id, ctx.engine)
+    await ctx.sleep("nap", data.seconds)
+    return await ctx.run("second", record_after, ctx.job_id)

@@ -38,11 +38,6 @@ def build_dispatcher(
     :class:`DispatchProxy` with the same three calls. ``discover`` imports
     the job modules (built-in and ``JOBRELAY_JOB_MODULES``).
     """
-    # Imported here: building the real adapters pulls in both engines, which
-    # a process that only constructs its own Dispatcher need not pay for.
-    from .adapters.dramatiq import DramatiqAdapter
-    from .fast_enqueue import DramatiqMessages
-
     settings = settings or DispatcherSettings()
     if discover:
         discover_jobs(JobEngineSettings().job_modules)
@@ -54,6 +49,11 @@ def build_dispatcher(
             timeout_s=settings.proxy_timeout_s,
             max_payload_bytes=settings.max_payload_bytes,
         )
+    # Imported here: the real adapters pull in the engines, which a proxy-only
+    # producer (or a process building its own Dispatcher) need not load.
+    from .adapters.dramatiq import DramatiqAdapter
+    from .fast_enqueue import DramatiqMessages
+
     queue_settings = queue_settings or QueueSettings()
     client = redis_client(queue_settings)
     store = JobStore.from_settings(client, queue_settings)

@@ -152,34 +152,52 @@ class Dispatcher:
             )
         token = _token()
         deadline = time.time() + (delay_s or 0.0) + self.settings.pickup_deadline_s
+        message = self._message(job, delay_s)
         try:
-            admission = await self._enqueue(job, encoded, delay_s, token, deadline)
+            admission = await self._admit(job, encoded, token, deadline, message)
         except RedisUnavailable as exc:
             # Whether the write landed is unknown: Temporal's side dedupes on
             # the workflow id and the workflow's own claim beats a late worker.
             self.health.record_failure()
             return await self._to_temporal(
-                job, encoded, delay_s, Reason.ENQUEUE_FAILED, exc, redis_ok=False
+                job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, exc, redis_ok=False
             )
-        except Exception as exc:
-            logger.warning(
-                "enqueue of %s failed: %r", job.job_id, exc, extra={"job_id": job.job_id}
-            )
-            return await self._after_failed_enqueue(job, delay_s, token, exc)
         if admission is not None:
             return _deduplicated(job.job_id, admission)
+        if message is None:
+            try:
+                self.dramatiq.enqueue(job, delay_s=delay_s)
+            except Exception as exc:
+                logger.warning(
+                    "enqueue of %s failed: %r", job.job_id, exc, extra={"job_id": job.job_id}
+                )
+                return await self._after_failed_enqueue(job, delay_s, token, exc)
         if confirm == "admission" or delay_s:
             # A delayed job cannot be picked up within the pickup timeout; the
             # reconciler enforces its deadline instead.
             return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
         return await self._confirm_pickup(job, token, deadline)
 
-    async def _enqueue(
-        self, job: EngineJob, encoded: str, delay_s: float | None, token: str, deadline: float
+    def _message(self, job: EngineJob, delay_s: float | None) -> QueuedMessage | None:
+        if self._messages is None:
+            return None
+        try:
+            return self._messages(job, delay_s)
+        except Exception:
+            # The adapter's own enqueue path still works (or fails over properly).
+            logger.exception("building the message of %s failed", job.job_id)
+            return None
+
+    async def _admit(
+        self,
+        job: EngineJob,
+        encoded: str,
+        token: str,
+        deadline: float,
+        message: QueuedMessage | None,
     ) -> Admission | None:
-        """Record + pending + message; returns the existing record's admission on a duplicate."""
+        """Record + pending (+ message); the existing record's admission on a duplicate."""
         fields = _record_fields(job, encoded, ENGINE_DRAMATIQ, Reason.OK, token)
-        message = self._messages(job, delay_s) if self._messages is not None else None
 
         def admit() -> Admission:
             return self.ledger.admit(job.job_id, fields, deadline=deadline, message=message)
@@ -192,8 +210,6 @@ class Dispatcher:
             admission = await _retry_once(admit)
         if not admission.created and admission.token != token:
             return admission
-        if message is None:
-            self.dramatiq.enqueue(job, delay_s=delay_s)
         return None
 
     async def _after_failed_enqueue(
@@ -354,9 +370,16 @@ def _deduplicated(job_id: str, admission: Admission) -> DispatchReceipt:
     engine = admission.engine or admission.owner or ENGINE_DRAMATIQ
     if engine not in (ENGINE_DRAMATIQ, ENGINE_TEMPORAL):
         engine = ENGINE_DRAMATIQ
-    try:
-        reason = Reason(admission.reason or Reason.OK)
-    except ValueError:
+    if admission.reason:
+        try:
+            reason = Reason(admission.reason)
+        except ValueError:
+            reason = Reason.OK
+    elif engine == ENGINE_TEMPORAL:
+        # Only a workflow writes a Temporal record without a dispatch reason:
+        # one dispatched while Redis was unreachable.
+        reason = Reason.REDIS_UNAVAILABLE
+    else:
         reason = Reason.OK
     return DispatchReceipt(job_id=job_id, engine=engine, reason=reason, deduplicated=True)
 

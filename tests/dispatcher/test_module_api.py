@@ -1,0 +1,74 @@
+"""The module-level functions, their sync wrappers, and the package's public names."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections.abc import Callable, Iterator
+
+import jobrelay.dispatcher as dispatcher_pkg
+import pytest
+from jobrelay.dispatcher import (
+    Dispatcher,
+    cancel_job,
+    cancel_job_sync,
+    dispatch_job,
+    dispatch_job_sync,
+    get_job_status,
+    get_job_status_sync,
+    set_default_dispatcher,
+)
+
+DESIGN_NAMES = {
+    "dispatch_job",
+    "get_job_status",
+    "cancel_job",
+    "Dispatcher",
+    "DispatchReceipt",
+    "JobStatus",
+    "DispatchUnavailable",
+}
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    exported = set(dispatcher_pkg.__all__)
+    assert len(exported) == len(dispatcher_pkg.__all__)
+    public = {
+        name
+        for name, value in vars(dispatcher_pkg).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } - {"annotations"}
+    assert public == exported
+    assert exported >= DESIGN_NAMES
+    assert exported >= {"dispatch_job_sync", "Reconciler", "DispatcherSettings", "JobNotFound"}
+
+
+@pytest.fixture
+def default(mem_dispatcher: Dispatcher) -> Iterator[Dispatcher]:
+    set_default_dispatcher(mem_dispatcher)
+    yield mem_dispatcher
+    set_default_dispatcher(None)
+
+
+async def test_module_level_functions_use_the_default(
+    default: Dispatcher, heartbeat: Callable[..., str]
+) -> None:
+    heartbeat("default")
+    receipt = await dispatch_job("dsp.ping", {"n": 1}, job_id="m1")
+    assert receipt.engine == "dramatiq"
+    assert (await get_job_status("m1")).state == "queued"
+    assert await cancel_job("m1") is True
+
+
+def test_sync_wrappers_work_without_a_loop(default: Dispatcher) -> None:
+    receipt = dispatch_job_sync("dsp.ping", {}, job_id="m2")
+    assert receipt.engine == "temporal"
+    assert get_job_status_sync("m2").engine == "temporal"
+    assert cancel_job_sync("m2") is True
+
+
+async def test_sync_wrappers_work_inside_a_running_loop(default: Dispatcher) -> None:
+    # A sync library called from async code: the wrapper must not need this loop.
+    receipt = await asyncio.to_thread(dispatch_job_sync, "dsp.ping", {}, job_id="m3")
+    assert receipt.job_id == "m3"
+    assert dispatch_job_sync("dsp.ping", {}, job_id="m3").deduplicated is True
