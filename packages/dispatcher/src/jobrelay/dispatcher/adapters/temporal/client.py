@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from jobrelay.queue import QueueSettings
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -18,6 +18,8 @@ from ..base import EngineJob
 from .errors import TemporalUnavailable
 from .models import WORKFLOW_NAME, JobInput, JobOutcome
 from .status import describe_job
+
+T = TypeVar("T")
 
 _UNAVAILABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
@@ -36,26 +38,30 @@ async def connect(address: str, namespace: str = "default") -> Client:
 
 
 class TemporalAdapter:
-    """Starts, inspects and cancels job workflows (the dispatcher's ``TemporalEngine``)."""
+    """Starts, inspects and cancels job workflows (the dispatcher's ``TemporalEngine``).
+
+    Each call gives up after ``timeout`` with :class:`TemporalUnavailable`: the
+    client would otherwise retry an unreachable server for many seconds.
+    """
 
     def __init__(
         self,
         client: Client,
         settings: QueueSettings,
         *,
-        rpc_timeout: timedelta = timedelta(seconds=5),
+        timeout: timedelta = timedelta(seconds=5),
         query_timeout: timedelta = timedelta(seconds=2),
     ) -> None:
         self.client = client
         self.settings = settings
-        self.rpc_timeout = rpc_timeout
+        self.timeout = timeout
         self.query_timeout = query_timeout
 
     async def start(self, job: EngineJob, *, delay_s: float | None = None) -> None:
         """Start the workflow with id ``job.job_id``; a job started before is left alone."""
-        with _unavailable_on_rpc_error():
-            try:
-                await self.client.start_workflow(
+        try:
+            await self._call(
+                self.client.start_workflow(
                     WORKFLOW_NAME,
                     JobInput(
                         job_id=job.job_id, name=job.name, queue=job.queue, payload=job.payload
@@ -68,42 +74,54 @@ class TemporalAdapter:
                     start_delay=timedelta(seconds=delay_s) if delay_s else None,
                     memo={"name": job.name, "queue": job.queue},
                     static_summary=job.name,
-                    rpc_timeout=self.rpc_timeout,
+                    rpc_timeout=self.timeout,
                 )
-            except WorkflowAlreadyStartedError:
-                return
+            )
+        except WorkflowAlreadyStartedError:
+            return
 
     async def describe(self, job_id: str) -> dict[str, Any] | None:
         """State, progress, result or error of ``job_id`` from Temporal; None if unknown."""
-        with _unavailable_on_rpc_error():
-            return await describe_job(
+        return await self._call(
+            describe_job(
                 self.client.get_workflow_handle(job_id, result_type=JobOutcome),
-                rpc_timeout=self.rpc_timeout,
+                rpc_timeout=self.timeout,
                 query_timeout=self.query_timeout,
             )
+        )
 
     async def cancel(self, job_id: str) -> bool:
         """Ask the workflow to cancel; False when there is no running workflow ``job_id``."""
+        return await self._call(self._cancel(job_id))
+
+    async def _cancel(self, job_id: str) -> bool:
         handle = self.client.get_workflow_handle(job_id)
-        with _unavailable_on_rpc_error():
-            try:
-                # The server accepts a cancel of a closed workflow too: ask first.
-                desc = await handle.describe(rpc_timeout=self.rpc_timeout)
-                if desc.status != WorkflowExecutionStatus.RUNNING:
-                    return False
-                await handle.cancel(rpc_timeout=self.rpc_timeout)
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:
-                    return False
-                raise
+        try:
+            # The server accepts a cancel of a closed workflow too: ask first.
+            desc = await handle.describe(rpc_timeout=self.timeout)
+            if desc.status != WorkflowExecutionStatus.RUNNING:
+                return False
+            await handle.cancel(rpc_timeout=self.timeout)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
         return True
 
-
-@contextmanager
-def _unavailable_on_rpc_error() -> Iterator[None]:
-    try:
-        yield
-    except RPCError as exc:
-        if exc.status in _UNAVAILABLE:
-            raise TemporalUnavailable(f"Temporal did not answer: {exc}") from exc
-        raise
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.timeout.total_seconds()):
+                return await call
+        except TimeoutError as exc:
+            raise TemporalUnavailable(
+                f"Temporal did not answer within {self.timeout.total_seconds()}s"
+            ) from exc
+        except RPCError as exc:
+            if exc.status in _UNAVAILABLE:
+                raise TemporalUnavailable(f"Temporal did not answer: {exc}") from exc
+            raise
+        except RuntimeError as exc:
+            # A lazy client that never connected fails each call with this.
+            if "connect" in str(exc):
+                raise TemporalUnavailable(f"cannot reach Temporal: {exc}") from exc
+            raise

@@ -1,0 +1,98 @@
+"""The dispatcher side: connect, unavailability as a typed error, delayed starts, public API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from jobrelay.devservers import TemporalDevServer, free_port
+from jobrelay.dispatcher.adapters import TemporalEngine
+from jobrelay.dispatcher.adapters import temporal as temporal_adapter
+from jobrelay.dispatcher.adapters.temporal import TemporalAdapter, TemporalUnavailable, connect
+from jobrelay.queue import JobStore, QueueSettings
+from temporal_adapter_support import StartWorker, engine_job, handle, wait_until
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+PUBLIC = {
+    "connect",
+    "TemporalAdapter",
+    "make_worker",
+    "sandbox_restrictions",
+    "PASSTHROUGH_MODULES",
+    "JobActivities",
+    "JobWorkflow",
+    "JobInput",
+    "JobOutcome",
+    "WorkflowStatus",
+    "WORKFLOW_NAME",
+    "STATUS_QUERY",
+    "TemporalAdapterError",
+    "TemporalUnavailable",
+}
+
+
+def test_the_package_exports_exactly_its_public_names() -> None:
+    assert set(temporal_adapter.__all__) == PUBLIC
+    assert all(hasattr(temporal_adapter, name) for name in PUBLIC)
+
+
+async def test_connect_uses_the_pydantic_json_converter(client: Client) -> None:
+    assert client.data_converter is pydantic_data_converter
+
+
+async def test_connect_to_nothing_is_temporal_unavailable() -> None:
+    with pytest.raises(TemporalUnavailable):
+        await connect(f"127.0.0.1:{free_port()}")
+
+
+async def test_calls_to_a_stopped_server_fail_fast_as_temporal_unavailable(
+    queue_settings: QueueSettings, probe: dict[str, str]
+) -> None:
+    with TemporalDevServer() as server:
+        # The port opens before the frontend is healthy: retry the connect briefly.
+        client = await wait_until(lambda: _try_connect(server.address), timeout_s=30)
+        adapter: TemporalEngine = TemporalAdapter(
+            client, queue_settings, timeout=timedelta(seconds=1)
+        )
+        server.stop()
+        for call in (
+            adapter.start(engine_job("trt.three_steps", probe)),
+            adapter.describe("any"),
+            adapter.cancel("any"),
+        ):
+            began = time.monotonic()
+            with pytest.raises(TemporalUnavailable):
+                await call
+            assert time.monotonic() - began < 3
+
+
+async def test_a_delayed_start_waits_before_running(
+    client: Client,
+    adapter: TemporalAdapter,
+    start_worker: StartWorker,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    await start_worker(queue_settings, store)
+    job = engine_job("trt.three_steps", probe)
+
+    await adapter.start(job, delay_s=1.0)
+    assert effects() == {}
+    outcome = await handle(client, job.job_id).result()
+
+    assert outcome.result == {"values": [1, 1, 1], "attempt": 1}
+    described = await handle(client, job.job_id).describe()
+    assert described.execution_time is not None
+    assert described.execution_time - described.start_time >= timedelta(seconds=1)
+
+
+async def _try_connect(address: str) -> Client | None:
+    try:
+        return await connect(address)
+    except TemporalUnavailable:
+        return None
