@@ -1,1 +1,5 @@
-__all__: list[str] = []
+"""The jobrelay worker runtime: the ``jobrelay-worker`` console script and its settings."""
+
+from .settings import WorkerSettings
+
+__all__ = ["WorkerSettings"]

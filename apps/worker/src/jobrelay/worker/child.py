@@ -1,0 +1,120 @@
+"""One Dramatiq worker process serving one queue (started by ``run``'s supervisor)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
+from jobrelay.job_engine import JobEngineSettings, discover_jobs
+from jobrelay.queue import (
+    ENGINE_DRAMATIQ,
+    JobStore,
+    QueueSettings,
+    RedisUnavailable,
+    WorkerRegistry,
+    get_queue,
+    make_broker,
+    redis_client,
+)
+
+from .drain import drain
+from .identity import worker_info
+from .maintenance import beat_and_maintain
+from .periodic import Periodic
+from .settings import WorkerSettings
+from .stats import WorkerStats
+
+logger = logging.getLogger("jobrelay.worker")
+
+EXIT_OK = 0
+EXIT_FORCED = 1
+
+
+class StopSignals:
+    """SIGTERM once asks for a graceful stop; a second one forces it.
+
+    Under a supervisor SIGINT is ignored: a terminal's Ctrl-C reaches the
+    whole process group, and the supervisor forwards it as SIGTERM already.
+    """
+
+    def __init__(self, *, supervised: bool) -> None:
+        self.stop = threading.Event()
+        self.force = threading.Event()
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if supervised else self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.is_set():
+            logger.warning("second stop signal: forcing exit")
+            self.force.set()
+        else:
+            logger.info("stop signal: finishing in-flight jobs")
+            self.stop.set()
+
+
+def serve_queue(
+    queue: str,
+    worker_id: str,
+    *,
+    settings: QueueSettings,
+    worker_settings: WorkerSettings,
+    parent_pid: int | None = None,
+) -> int:
+    """Serve ``queue`` until SIGTERM (or the parent's death); returns the exit code."""
+    signals = StopSignals(supervised=parent_pid is not None)
+    spec = get_queue(queue)
+    threads = worker_settings.threads_for(spec.name)
+    discover_jobs(JobEngineSettings().job_modules)
+    client = redis_client(settings)
+    broker = make_broker(
+        settings, client=client, heartbeat_timeout_ms=worker_settings.broker_heartbeat_timeout_ms
+    )
+    stats = WorkerStats()
+    broker.add_middleware(stats)
+    adapter = DramatiqAdapter(broker, JobStore.from_settings(client, settings), settings)
+    worker = start_worker(
+        adapter, [spec.name], threads=threads, worker_timeout_ms=worker_settings.worker_timeout_ms
+    )
+    registry = WorkerRegistry.from_settings(client, settings)
+    info = worker_info(worker_id, [spec.name], {spec.name: threads}, engine=ENGINE_DRAMATIQ)
+
+    def heartbeat() -> None:
+        done, failed = stats.counts()
+        registry.heartbeat(info.model_copy(update={"jobs_done": done, "jobs_failed": failed}))
+
+    dramatiq_queues = sorted(worker.consumers)
+    keeper = Periodic(
+        "broker-maintenance",
+        worker_settings.maintenance_interval_s,
+        lambda: beat_and_maintain(broker, dramatiq_queues),
+    ).start()
+    beat = Periodic(
+        "heartbeat", worker_settings.heartbeat_every(settings.heartbeat_ttl_s), heartbeat
+    ).start()
+    logger.info("worker %s serving %s with %d threads", worker_id, spec.name, threads)
+
+    while not signals.stop.wait(0.5):
+        if parent_pid is not None and os.getppid() != parent_pid:
+            logger.warning("supervisor %d is gone: stopping", parent_pid)
+            signals.stop.set()
+    # Leave the registry first: while draining this worker takes no new work.
+    beat.stop()
+    try:
+        registry.deregister(worker_id, [spec.name])
+    except RedisUnavailable as exc:
+        logger.warning("could not deregister %s: %s", worker_id, exc)
+    # The broker heartbeat goes on until the end, or another worker would
+    # take the in-flight messages this one is still finishing.
+    report = drain(worker, stats, grace_s=worker_settings.grace_period_s, force=signals.force)
+    keeper.stop()
+    logger.info(
+        "worker %s stopped: %d prefetched and %d unfinished messages requeued",
+        worker_id,
+        report.requeued,
+        report.abandoned,
+    )
+    return EXIT_FORCED if signals.force.is_set() else EXIT_OK

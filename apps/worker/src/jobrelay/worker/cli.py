@@ -1,0 +1,113 @@
+"""The ``jobrelay-worker`` console script: wiring only, the work is elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from .settings import WorkerSettings, resolve_queues
+
+app = typer.Typer(
+    help="jobrelay workers: Dramatiq per queue (run), Temporal fallback (temporal), check.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+QueueOption = Annotated[
+    list[str] | None,
+    typer.Option("--queue", "-q", help="A queue to serve; repeat for more. All when omitted."),
+]
+
+
+def _setup_logging(settings: WorkerSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def run(queue: QueueOption = None) -> None:
+    """Run Dramatiq workers, one process per queue, plus the reconciler loop."""
+    from jobrelay.queue import QueueSettings
+
+    from .dramatiq_runner import run_dramatiq
+
+    settings = WorkerSettings()
+    _setup_logging(settings)
+    names = [spec.name for spec in resolve_queues(queue)]
+    raise typer.Exit(run_dramatiq(names, settings=settings, queue_settings=QueueSettings()))
+
+
+@app.command()
+def temporal(queue: QueueOption = None) -> None:
+    """Run Temporal workers for the fallback path; SIGTERM drains them."""
+    from jobrelay.dispatcher import DispatcherSettings
+    from jobrelay.queue import QueueSettings
+
+    from .temporal_runner import serve_temporal
+
+    settings = WorkerSettings()
+    _setup_logging(settings)
+    code = asyncio.run(
+        serve_temporal(
+            [spec.name for spec in resolve_queues(queue)],
+            settings=DispatcherSettings(),
+            queue_settings=QueueSettings(),
+            worker_settings=settings,
+        )
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def check() -> None:
+    """Exit 0 when this host's worker is alive and reaches its engine, else 1."""
+    from jobrelay.dispatcher import DispatcherSettings
+    from jobrelay.queue import QueueSettings
+
+    from .health import check_health
+
+    ok, why = check_health(WorkerSettings(), QueueSettings(), DispatcherSettings())
+    typer.echo(why, err=not ok)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command(hidden=True)
+def child(
+    queue: Annotated[str, typer.Option("--queue")],
+    worker_id: Annotated[str, typer.Option("--worker-id")],
+    parent_pid: Annotated[int | None, typer.Option("--parent-pid")] = None,
+) -> None:
+    """One queue's worker process (started by ``run``)."""
+    import os
+
+    from jobrelay.queue import QueueSettings
+
+    from .child import serve_queue
+
+    settings = WorkerSettings()
+    _setup_logging(settings)
+    code = serve_queue(
+        queue,
+        worker_id,
+        settings=QueueSettings(),
+        worker_settings=settings,
+        parent_pid=parent_pid,
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Threads still running an abandoned job (or a sync step in the loop's
+    # executor, which interpreter exit would join) must not delay the exit.
+    os._exit(code)
+
+
+def main() -> None:
+    """Entry point of the ``jobrelay-worker`` console script."""
+    app()

@@ -1,0 +1,67 @@
+"""``jobrelay-worker run``: a supervised Dramatiq worker process per queue."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from functools import partial
+
+from jobrelay.dispatcher import DispatcherSettings
+from jobrelay.job_engine import JobEngineSettings, discover_jobs
+from jobrelay.queue import QueueSettings
+
+from .child import serve_queue
+from .procs import ChildProcess, can_fork, exec_child, fork_child
+from .reconcile import run_reconciler
+from .settings import WorkerSettings
+from .supervisor import Background, Supervisor
+
+
+def child_argv(queue: str, worker_id: str) -> list[str]:
+    """The command line of a restarted worker: a fresh interpreter."""
+    return [
+        sys.executable, "-m", "jobrelay.worker", "child",
+        "--queue", queue, "--worker-id", worker_id, "--parent-pid", str(os.getpid()),
+    ]  # fmt: skip
+
+
+def run_dramatiq(
+    queues: list[str],
+    *,
+    settings: WorkerSettings,
+    queue_settings: QueueSettings,
+) -> int:
+    """Start, supervise and finally stop the workers of ``queues``; returns the exit code."""
+    # Imported before forking, so each child starts with every job loaded.
+    discover_jobs(JobEngineSettings().job_modules)
+
+    def launch(queue: str, worker_id: str, boot: bool) -> ChildProcess:
+        if boot and can_fork():
+            return fork_child(
+                partial(
+                    serve_queue,
+                    queue,
+                    worker_id,
+                    settings=queue_settings,
+                    worker_settings=settings,
+                    parent_pid=os.getpid(),
+                )
+            )
+        return exec_child(child_argv(queue, worker_id))
+
+    background: list[Background] = []
+    if settings.host_reconciler:
+        background.append(
+            partial(
+                run_reconciler,
+                queue_settings=queue_settings,
+                settings=DispatcherSettings(),
+                interval_s=settings.reconcile_interval_s,
+            )
+        )
+    supervisor = Supervisor(
+        queues, settings, prefix=queue_settings.prefix, launch=launch, background=background
+    )
+    supervisor.boot()
+    return asyncio.run(supervisor.run())

@@ -1,0 +1,110 @@
+"""``jobrelay-worker temporal``: Temporal workers for the fallback path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from datetime import timedelta
+
+from jobrelay.dispatcher import DispatcherSettings
+from jobrelay.dispatcher.adapters.temporal import TemporalUnavailable, connect, make_worker
+from jobrelay.job_engine import JobEngineSettings
+from jobrelay.queue import JobStore, QueueSettings, redis_client
+from temporalio.client import Client
+
+from .settings import WorkerSettings
+from .status import WorkerStatus, remove_status, write_status
+
+logger = logging.getLogger("jobrelay.worker")
+
+EXIT_FORCED = 1
+
+
+async def _connect_until(settings: DispatcherSettings, stop: asyncio.Event) -> Client | None:
+    # A worker that starts before its server waits for it instead of crash-looping.
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await connect(settings.temporal_address, settings.temporal_namespace)
+        except TemporalUnavailable as exc:
+            logger.warning("%s; retrying in %.1fs", exc, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        delay = min(delay * 2, 10.0)
+    return None
+
+
+async def serve_temporal(
+    queues: list[str],
+    *,
+    settings: DispatcherSettings,
+    queue_settings: QueueSettings,
+    worker_settings: WorkerSettings,
+) -> int:
+    """Poll the task queues of ``queues`` until SIGTERM, then drain; returns the exit code.
+
+    A first SIGTERM/SIGINT stops polling and waits up to the grace period for
+    running steps; a second one exits at once (Temporal retries the steps).
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            logger.warning("second stop signal: exiting without draining")
+            os._exit(EXIT_FORCED)
+        logger.info("stop signal: draining Temporal workers")
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    client = await _connect_until(settings, stop)
+    if client is None:
+        return 0
+    store = JobStore.from_settings(redis_client(queue_settings), queue_settings)
+    job_modules = JobEngineSettings().job_modules
+    workers = [
+        make_worker(
+            client,
+            queue_settings,
+            queue,
+            store=store,
+            job_modules=job_modules,
+            max_concurrent_activities=worker_settings.threads_for(queue),
+            graceful_shutdown_timeout=timedelta(seconds=worker_settings.grace_period_s),
+        )
+        for queue in queues
+    ]
+    runs = [asyncio.create_task(w.run()) for w in workers]
+    write_status(
+        worker_settings.status_dir,
+        WorkerStatus(
+            engine="temporal",
+            pid=os.getpid(),
+            prefix=queue_settings.prefix,
+            queues=queues,
+            worker_ids=[queue_settings.keys.task_queue(q) for q in queues],
+        ),
+    )
+    logger.info("temporal workers polling %s", ", ".join(w.task_queue for w in workers))
+    try:
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopper, *runs], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        failed = [t for t in runs if t in done]
+        # Worker.shutdown stops polling and lets running activities finish
+        # within graceful_shutdown_timeout before cancelling them.
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        results = await asyncio.gather(*runs, return_exceptions=True)
+        for queue, result in zip(queues, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.error("temporal worker for %s failed: %r", queue, result)
+        return 1 if failed else 0
+    finally:
+        remove_status(worker_settings.status_dir, "temporal")

@@ -1,0 +1,87 @@
+"""Jobs for worker tests. Worker subprocesses find this module through
+PYTHONPATH and JOBRELAY_JOB_MODULES; side effects are counted in Redis
+(``WRK_REDIS_URL``) because the jobs run in other processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import cache
+
+import redis
+from jobrelay.job_engine import JobContext, job
+from pydantic import BaseModel
+
+# Lua: count one more runner and keep the highest count seen.
+_ENTER = """
+local now = redis.call('INCR', KEYS[1])
+local top = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now > top then redis.call('SET', KEYS[2], now) end
+return now
+"""
+
+
+@cache
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["WRK_REDIS_URL"])
+
+
+class Work(BaseModel):
+    key: str
+    seconds: float = 0.0
+
+
+def overlap(key: str, seconds: float) -> int:
+    """Hold a slot for ``seconds`` and record the most slots held at once."""
+    client = _client()
+    client.eval(_ENTER, 2, f"{key}:running", f"{key}:max")
+    try:
+        time.sleep(seconds)
+    finally:
+        client.decr(f"{key}:running")
+    return int(client.incr(f"{key}:done"))
+
+
+def mark(key: str, name: str) -> int:
+    """Count one execution of step ``name`` and note the process that ran it."""
+    client = _client()
+    client.rpush(f"{key}:pids:{name}", os.getpid())
+    return int(client.incr(f"{key}:{name}"))
+
+
+def slow(key: str, seconds: float) -> int:
+    """A step that takes ``seconds``, counted when it starts and when it ends."""
+    client = _client()
+    client.rpush(f"{key}:pids:slow", os.getpid())
+    client.incr(f"{key}:slow_started")
+    time.sleep(seconds)
+    return int(client.incr(f"{key}:slow_done"))
+
+
+@job("wrk.overlap_default", queue="default", retries=0)
+async def overlap_default(ctx: JobContext, data: Work) -> int:
+    return int(await ctx.run("overlap", overlap, data.key, data.seconds))
+
+
+@job("wrk.overlap_data_sync", queue="data_sync", retries=0)
+async def overlap_data_sync(ctx: JobContext, data: Work) -> int:
+    return int(await ctx.run("overlap", overlap, data.key, data.seconds))
+
+
+@job("wrk.overlap_scheduled", queue="scheduled", retries=0)
+async def overlap_scheduled(ctx: JobContext, data: Work) -> int:
+    return int(await ctx.run("overlap", overlap, data.key, data.seconds))
+
+
+@job("wrk.three_steps", queue="default", retries=3)
+async def three_steps(ctx: JobContext, data: Work) -> str:
+    """first (quick) -> slow (``seconds``) -> last (quick)."""
+    await ctx.run("first", mark, data.key, "first")
+    await ctx.run("slow", slow, data.key, data.seconds)
+    await ctx.run("last", mark, data.key, "last")
+    return "done"
+
+
+@job("wrk.noop", queue="default")
+async def noop(ctx: JobContext, data: Work) -> None:
+    return None
