@@ -95,7 +95,12 @@ async def test_exhausted_retries_end_dead_and_run_the_failure_hook_once(
     store.client.delete(f"hook:{job.job_id}")
 
 
+@pytest.mark.parametrize(
+    ("name", "call"), [("trt.clock", "time.time"), ("trt.wall_clock", "datetime.now")]
+)
 async def test_reading_the_clock_between_steps_fails_the_workflow(
+    name: str,
+    call: str,
     client: Client,
     adapter: TemporalAdapter,
     start_worker: StartWorker,
@@ -105,13 +110,13 @@ async def test_reading_the_clock_between_steps_fails_the_workflow(
     effects: Callable[[], dict[str, int]],
 ) -> None:
     await start_worker(queue_settings, store)
-    job = engine_job("trt.clock", probe)
+    job = engine_job(name, probe)
 
     await adapter.start(job)
     with pytest.raises(WorkflowFailureError) as failure:
         await handle(client, job.job_id).result()
 
-    assert "time.time" in str(failure.value.cause)
+    assert call in str(failure.value.cause)
     assert effects() == {"before": 1}  # stopped at the clock read, not after
     status = await adapter.describe(job.job_id)
     assert status is not None
@@ -119,3 +124,47 @@ async def test_reading_the_clock_between_steps_fails_the_workflow(
     assert "RestrictedWorkflowAccessError" in status["error"]
     record = store.get(job.job_id)
     assert record is not None and record.state is JobState.FAILED
+
+
+async def test_an_invalid_payload_fails_the_job_without_running_a_step(
+    client: Client,
+    adapter: TemporalAdapter,
+    start_worker: StartWorker,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    await start_worker(queue_settings, store)
+    job = engine_job("trt.three_steps", {"key": probe["key"]})  # no redis_url
+
+    await adapter.start(job)
+    with pytest.raises(WorkflowFailureError):
+        await handle(client, job.job_id).result()
+
+    status = await adapter.describe(job.job_id)
+    assert status is not None and status["state"] == "failed"
+    assert "InvalidPayload" in status["error"] and "redis_url" in status["error"]
+    assert effects() == {}
+
+
+async def test_a_result_that_is_not_json_fails_at_once(
+    client: Client,
+    adapter: TemporalAdapter,
+    start_worker: StartWorker,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    await start_worker(queue_settings, store)
+    job = engine_job("trt.bad_result", probe)  # retries=5
+
+    await adapter.start(job)
+    with pytest.raises(WorkflowFailureError):
+        await handle(client, job.job_id).result()
+
+    status = await adapter.describe(job.job_id)
+    assert status is not None and status["state"] == "failed"
+    assert "JobDefinitionError" in status["error"]
+    assert effects() == {"odd": 1}

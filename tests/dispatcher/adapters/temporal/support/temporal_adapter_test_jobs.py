@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 import redis.asyncio as aredis
@@ -138,6 +138,24 @@ async def clock_reader(ctx: JobContext, data: Probe) -> float:
     stamp = time.time()  # deliberately non-deterministic: the sandbox must refuse it
     await ctx.run("after", bump, data, "after")
     return stamp
+
+
+@job("trt.wall_clock")
+async def wall_clock_reader(ctx: JobContext, data: Probe) -> str:
+    await ctx.run("before", bump, data, "before")
+    stamp = datetime.now(UTC).isoformat()  # deliberately non-deterministic as well
+    await ctx.run("after", bump, data, "after")
+    return stamp
+
+
+def unserialisable(probe: Probe, step: str) -> object:
+    bump(probe, step)
+    return object()
+
+
+@job("trt.bad_result", retries=5, min_backoff_s=0.05, max_backoff_s=0.1)
+async def bad_result(ctx: JobContext, data: Probe) -> None:
+    await ctx.run("odd", unserialisable, data, "odd")
 
 
 @job("trt.blocker")

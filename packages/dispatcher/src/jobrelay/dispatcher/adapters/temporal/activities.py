@@ -16,6 +16,7 @@ from jobrelay.job_engine import (
 )
 from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, dumps
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -106,7 +107,16 @@ class JobActivities:
         except PermanentError as exc:
             # Typed explicitly: a subclass name would otherwise look retryable.
             raise ApplicationError(str(exc), type=PERMANENT_ERROR, non_retryable=True) from exc
-        return StepOutput(value=dumps(value), attempt=info.attempt, synced=synced, owner=owner)
+        try:
+            encoded = dumps(value)
+        except PydanticSerializationError as exc:
+            # The same value comes back on every retry: fail now, naming the step.
+            raise ApplicationError(
+                f"step {data.step_id!r} returned a value that is not JSON: {exc}",
+                type=DEFINITION_ERROR,
+                non_retryable=True,
+            ) from exc
+        return StepOutput(value=encoded, attempt=info.attempt, synced=synced, owner=owner)
 
     @activity.defn(name=RECORD_ACTIVITY)
     async def record(self, data: RecordInput) -> RecordOutput:
