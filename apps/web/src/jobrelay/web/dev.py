@@ -100,11 +100,24 @@ def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> 
             30,
         )
         _say(f"web      {base_url}  (API docs at {base_url}/docs)")
-        outcome = "succeeded"
+        outcomes = ["succeeded"]
         if demo:
-            outcome = _run_demo(base_url, "demo.countdown", {"start": 3, "pause_s": 0.3}, 60)
+            payload = {"start": 3, "pause_s": 0.3}
+            outcomes = [_run_demo(base_url, "demo.countdown", payload, 60)]
+            # The point of jobrelay: with no Dramatiq worker the job still runs, on Temporal.
+            _say("stopping the Dramatiq worker to show the fallback")
+            worker = children[0]
+            worker.stop()
+            _wait_until(
+                "the worker to deregister",
+                lambda: not httpx.get(f"{base_url}/workers").json().get("default"),
+                30,
+            )
+            outcomes.append(_run_demo(base_url, "demo.countdown", payload, 60))
+            worker.start()
+            _say(f"worker   restarted, pid {worker.pid}")
         if once:
-            return 0 if outcome == "succeeded" else 1
+            return 0 if set(outcomes) == {"succeeded"} else 1
         _say("running; Ctrl-C stops everything")
         signal.signal(signal.SIGTERM, _interrupt)
         try:
