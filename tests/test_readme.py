@@ -1,4 +1,4 @@
-"""README.md stays true: every setting documented with its real default; CI runs its test command."""
+"""README.md stays true: each setting with its real default; CI runs its test command."""
 
 from __future__ import annotations
 
