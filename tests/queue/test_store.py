@@ -104,12 +104,16 @@ def test_progress_cancel_and_running_fields(store: JobStore) -> None:
     assert store.update("missing", progress=1) is False
 
 
-def test_wakeups_pop_once(store: JobStore) -> None:
+def test_wakeups_are_leased_once_and_come_back_unless_acked(store: JobStore) -> None:
     now = time.time()
     store.schedule_wakeup("m1", now - 1)
-    store.schedule_wakeup("m2", now + 100)
-    assert store.pop_due_wakeups(now) == ["m1"]
-    assert store.pop_due_wakeups(now) == []
+    store.schedule_wakeup("m2", now - 1)
+    store.schedule_wakeup("later", now + 100)
+    assert sorted(store.lease_due_wakeups(now, lease_s=10)) == ["m1", "m2"]
+    assert store.lease_due_wakeups(now) == []  # leased: no second taker
+    store.ack_wakeup("m1")
+    # m2's taker "died" without acking: it is due again once the lease ends.
+    assert store.lease_due_wakeups(now + 11) == ["m2"]
 
 
 def test_finish_rejects_unfinished_state(store: JobStore) -> None:

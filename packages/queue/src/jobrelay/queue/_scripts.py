@@ -54,9 +54,10 @@ return 1
 """
 )
 
-# KEYS: zset. ARGV: now, limit. Pops members whose score is due.
-POP_DUE = """
+# KEYS: zset. ARGV: now, limit, lease_until. Leases the due members: they
+# stay in the set, due again at lease_until unless the caller removes them.
+LEASE_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
 return due
 """

@@ -28,7 +28,7 @@ class JobStore:
         self._claim = client.register_script(_scripts.CLAIM)
         self._update = client.register_script(_scripts.UPDATE)
         self._finish = client.register_script(_scripts.FINISH)
-        self._pop_due = client.register_script(_scripts.POP_DUE)
+        self._lease_due = client.register_script(_scripts.LEASE_DUE)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: QueueSettings) -> JobStore:
@@ -191,14 +191,27 @@ class JobStore:
         with unavailable_on_error():
             self.client.zadd(self.keys.wakeups, {member: at})
 
-    def pop_due_wakeups(self, now: float | None = None, limit: int = 100) -> list[str]:
-        """Atomically take the wake-ups that are due; each is returned to one caller only."""
+    def lease_due_wakeups(
+        self, now: float | None = None, limit: int = 100, *, lease_s: float = 30.0
+    ) -> list[str]:
+        """Take the wake-ups that are due, each by one caller only, for ``lease_s``.
+
+        The caller hands each on and then calls :meth:`ack_wakeup`. A caller
+        that dies in between loses nothing: the wake-up is due again when the
+        lease ends (a possible duplicate, which the owner claim and step memo
+        absorb).
+        """
+        now = time.time() if now is None else now
         with unavailable_on_error():
-            due = self._pop_due(
-                keys=[self.keys.wakeups],
-                args=[repr(time.time() if now is None else now), limit],
+            due = self._lease_due(
+                keys=[self.keys.wakeups], args=[repr(now), limit, repr(now + lease_s)]
             )
         return [codec.text(d) for d in due]
+
+    def ack_wakeup(self, member: str) -> None:
+        """Forget a wake-up that was handed on."""
+        with unavailable_on_error():
+            self.client.zrem(self.keys.wakeups, member)
 
     def _run_update(self, job_id: str, fields: dict[str, Any]) -> int:
         fields = {**fields, "updated_at": time.time()}

@@ -99,25 +99,23 @@ class DramatiqAdapter:
         """Send due sleepers and long-delayed messages back to their queues.
 
         Returns how many were sent. Safe to call from many processes at once:
-        each wake-up is popped atomically by exactly one caller.
+        each wake-up is leased by exactly one caller, and comes back if that
+        caller dies before handing it on.
         """
         now = self._clock() if now is None else now
         sent = 0
         while True:
-            due = self.store.pop_due_wakeups(now=now, limit=batch)
+            due = self.store.lease_due_wakeups(now=now, limit=batch)
             for member in due:
                 try:
                     message = Message.decode(member.encode())
                 except DecodeError:
                     logger.error("dropping an undecodable wake-up: %.200s", member)
+                    self.store.ack_wakeup(member)
                     continue
-                try:
-                    with unavailable_on_error():
-                        self.broker.enqueue(message)
-                except Exception:
-                    # Put it back so the next pump retries it rather than lose the job.
-                    self.store.schedule_wakeup(member, now)
-                    raise
+                with unavailable_on_error():
+                    self.broker.enqueue(message)
+                self.store.ack_wakeup(member)
                 sent += 1
             if len(due) < batch:
                 return sent
