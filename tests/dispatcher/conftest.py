@@ -251,6 +251,14 @@ class Stack:
                 await asyncio.sleep(0.05)
         assert not pending, f"{len(pending)} jobs never finished, e.g. {sorted(pending)[:5]}"
 
+    async def drained(self, within_s: float = 10.0) -> None:
+        """Until the Dramatiq queue ``default`` holds no message, fetched or not."""
+        for _ in range(int(within_s / 0.05)):
+            if self.queued_messages() == 0:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{self.queued_messages()} messages still queued")
+
     def queued_messages(self) -> int:
         """Messages still in the Dramatiq queue ``default`` (queued or unacked)."""
         return int(self.adapter.broker.do_qsize("default"))
