@@ -39,6 +39,32 @@ async def test_a_job_owned_by_dramatiq_ends_as_a_duplicate_without_running_a_ste
     assert status is not None and status["duplicate_of"] == "dramatiq"
 
 
+async def test_a_job_whose_record_already_finished_is_not_run_again(
+    client: Client,
+    adapter: TemporalAdapter,
+    start_worker: StartWorker,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    # An earlier Temporal run finished and its workflow is gone from Temporal
+    # (retention): a late start, say by a reconciler, must not repeat the job.
+    job = engine_job("trt.three_steps", probe)
+    store.create(JobRecord(job_id=job.job_id, name=job.name, queue=job.queue))
+    assert store.claim(job.job_id, "temporal") == "temporal"
+    assert store.finish(job.job_id, JobState.SUCCEEDED, result={"values": [1, 1, 1]})
+    await start_worker(queue_settings, store)
+
+    await adapter.start(job)
+    outcome = await handle(client, job.job_id).result()
+
+    assert outcome.duplicate_of == "temporal"
+    assert effects() == {}
+    record = store.get(job.job_id)
+    assert record is not None and record.state is JobState.SUCCEEDED
+
+
 async def test_with_redis_stopped_the_workflow_still_runs_to_completion(
     client: Client,
     start_worker: StartWorker,

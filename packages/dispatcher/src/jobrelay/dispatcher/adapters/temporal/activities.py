@@ -14,7 +14,7 @@ from jobrelay.job_engine import (
     get_job,
     resolve_step,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, dumps
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobStore, RedisUnavailable, dumps
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 from temporalio import activity
@@ -65,14 +65,18 @@ class JobActivities:
             module = None  # the workflow fails the job, naming the jobs it knows
         if self._writer is None:
             return ClaimOutput(module=module, tracked=False)
+        finished = False
         try:
             owner: str | None = await asyncio.to_thread(self._writer.ensure, job, attempts=1)
+            if owner == ENGINE_TEMPORAL:
+                # A start after Temporal forgot an earlier, finished run must not run it again.
+                finished = await asyncio.to_thread(self._writer.finished, job.job_id)
         except RedisUnavailable as exc:
             logger.warning(
                 "job %s: Redis unavailable at claim, running anyway: %s", job.job_id, exc
             )
             owner = None
-        return ClaimOutput(module=module, tracked=True, owner=owner)
+        return ClaimOutput(module=module, tracked=True, owner=owner, finished=finished)
 
     @activity.defn(name=STEP_ACTIVITY)
     async def step(self, data: StepInput) -> StepOutput:

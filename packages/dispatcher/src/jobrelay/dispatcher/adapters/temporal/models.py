@@ -60,6 +60,8 @@ class ClaimOutput(BaseModel):
     """Whether this worker keeps a Redis record (it has a store)."""
     owner: str | None = None
     """Owner after the claim; None when Redis did not answer or is not used."""
+    finished: bool = False
+    """The record says the job already finished (an earlier run): nothing to do."""
 
 
 class StepInput(BaseModel):

@@ -34,6 +34,11 @@ class RecordWriter:
             self.store.mark_running(job.job_id, attempt=attempts, engine=ENGINE_TEMPORAL)
         return owner
 
+    def finished(self, job_id: str) -> bool:
+        """Whether the record of ``job_id`` is in a finished state."""
+        record = self.store.get(job_id)
+        return record is not None and record.state.finished
+
     def apply(self, job_id: str, update: RecordUpdate) -> None:
         """Write the fields ``update`` sets."""
         fields: dict[str, Any] = update.model_dump(exclude_none=True)

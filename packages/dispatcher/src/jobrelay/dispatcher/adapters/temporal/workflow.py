@@ -70,6 +70,9 @@ class JobWorkflow:
         if claim.owner == ENGINE_DRAMATIQ:
             workflow.logger.info("job %s is owned by dramatiq: nothing to do", job.job_id)
             return JobOutcome(duplicate_of=claim.owner, attempts=0)
+        if claim.finished:
+            workflow.logger.info("job %s already finished in an earlier run", job.job_id)
+            return JobOutcome(duplicate_of=ENGINE_TEMPORAL, attempts=0)
         recorder = Recorder(job, tracked=claim.tracked, recorded=claim.owner == ENGINE_TEMPORAL)
         self._recorder = recorder
         definition: JobDefinition | None = None
