@@ -9,7 +9,7 @@ claim and the start is repaired by whichever reconciler leases it next.
 from __future__ import annotations
 
 # KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash.
-# ARGV: deadline, job_id, owner ('' or 'temporal'), message id ('' for none),
+# ARGV: deadline ('' for none), job_id, owner ('' or 'temporal'), message id ('' for none),
 #       message data, then field/value pairs (dispatch_token among them).
 # Returns {1} when created, else {0, dispatch_token, engine, reason, state, owner}.
 ADMIT = """
@@ -21,7 +21,7 @@ if ARGV[3] ~= '' and not redis.call('SET', KEYS[3], ARGV[3], 'NX') then
   return {0, false, redis.call('GET', KEYS[3]), false, false, redis.call('GET', KEYS[3])}
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[1] ~= '' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
   redis.call('RPUSH', KEYS[4], ARGV[4])

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -26,8 +25,11 @@ from .inspector import JobInspector
 from .ledger import Admission, Ledger, QueuedMessage
 from .live_workers import LiveWorkers
 from .models import Confirm, DispatchReceipt, JobStatus, Reason, delay_seconds
+from .pickup import PickupConfirmation
+from .records import deduplicated_receipt, new_token, record_fields
 from .settings import DispatcherSettings
 from .temporal_link import TemporalLink
+from .temporal_path import TemporalPath
 
 logger = logging.getLogger("jobrelay.dispatcher")
 
@@ -35,8 +37,6 @@ logger = logging.getLogger("jobrelay.dispatcher")
 # and push the message in one Redis round trip (see Ledger.admit).
 MessageBuilder = Callable[[EngineJob, "float | None"], "QueuedMessage | None"]
 
-_PICKUP_POLL_FIRST_S = 0.002
-_PICKUP_POLL_MAX_S = 0.02
 _ENQUEUE_RETRY_WAIT_S = 0.05
 
 
@@ -67,6 +67,10 @@ class Dispatcher:
         self.temporal = temporal if isinstance(temporal, TemporalLink) else TemporalLink(temporal)
         self.ledger = Ledger(store)
         self.inspector = JobInspector(store, health, self.temporal)
+        self.fallback = TemporalPath(settings, self.ledger, health, self.temporal)
+        self.pickup = PickupConfirmation(
+            store, self.ledger, self.fallback, timeout_s=settings.pickup_timeout_s
+        )
         self._messages = messages
 
     # -- public API -----------------------------------------------------------
@@ -128,42 +132,45 @@ class Dispatcher:
     async def _route(
         self, job: EngineJob, encoded: str, delay_s: float | None, confirm: Confirm
     ) -> DispatchReceipt:
+        to_temporal = self.fallback.route
+        healthy = self.health.is_healthy()
+        if healthy and self.fallback.backfill:
+            self.fallback.flush_backfill()
         if not self.settings.use_dramatiq:
-            return await self._to_temporal(
-                job, encoded, delay_s, Reason.FLAG_OFF, "USE_DRAMATIQ is off",
-                redis_ok=self.health.is_healthy(),
-            )  # fmt: skip
-        if not self.health.is_healthy():
+            return await to_temporal(
+                job, encoded, delay_s, Reason.FLAG_OFF, "USE_DRAMATIQ is off", redis_ok=healthy
+            )
+        if not healthy:
             cause = f"Redis health check failed (breaker {self.health.state.value})"
-            return await self._to_temporal(
+            return await to_temporal(
                 job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, cause, redis_ok=False
             )
         try:
             live = self.workers.any_live(job.queue)
         except RedisUnavailable as exc:
             self.health.record_failure()
-            return await self._to_temporal(
+            return await to_temporal(
                 job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, exc, redis_ok=False
             )
         if not live:
             cause = f"no live worker for queue {job.queue!r}"
-            return await self._to_temporal(
+            return await to_temporal(
                 job, encoded, delay_s, Reason.NO_LIVE_WORKER, cause, redis_ok=True
             )
-        token = _token()
+        token = new_token()
         deadline = time.time() + (delay_s or 0.0) + self.settings.pickup_deadline_s
         message = self._message(job, delay_s)
         try:
-            admission = await self._admit(job, encoded, token, deadline, message)
+            existing = await self._admit(job, encoded, token, deadline, message)
         except RedisUnavailable as exc:
             # Whether the write landed is unknown: Temporal's side dedupes on
             # the workflow id and the workflow's own claim beats a late worker.
             self.health.record_failure()
-            return await self._to_temporal(
+            return await to_temporal(
                 job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, exc, redis_ok=False
             )
-        if admission is not None:
-            return _deduplicated(job.job_id, admission)
+        if existing is not None:
+            return deduplicated_receipt(job.job_id, existing)
         if message is None:
             try:
                 self.dramatiq.enqueue(job, delay_s=delay_s)
@@ -176,7 +183,7 @@ class Dispatcher:
             # A delayed job cannot be picked up within the pickup timeout; the
             # reconciler enforces its deadline instead.
             return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
-        return await self._confirm_pickup(job, token, deadline)
+        return await self.pickup.confirm(job, token, deadline)
 
     def _message(self, job: EngineJob, delay_s: float | None) -> QueuedMessage | None:
         if self._messages is None:
@@ -197,7 +204,7 @@ class Dispatcher:
         message: QueuedMessage | None,
     ) -> Admission | None:
         """Record + pending (+ message); the existing record's admission on a duplicate."""
-        fields = _record_fields(job, encoded, ENGINE_DRAMATIQ, Reason.OK, token)
+        fields = record_fields(job, encoded, ENGINE_DRAMATIQ, Reason.OK, token)
 
         def admit() -> Admission:
             return self.ledger.admit(job.job_id, fields, deadline=deadline, message=message)
@@ -227,185 +234,17 @@ class Dispatcher:
             # A message of an earlier attempt was picked up after all.
             return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
         try:
-            await self._start(job, delay_s)
+            await self.fallback.start(job, delay_s)
         except Exception as exc:
             if claim is not None:
-                self._abandon(job.job_id, token)
+                self.fallback.abandon(job.job_id, token)
             raise DispatchUnavailable(
                 job.job_id, reason=Reason.ENQUEUE_FAILED, dramatiq_cause=cause, temporal_cause=exc
             ) from exc
-        self._confirm_started(job.job_id)
+        self.fallback.confirm_started(job.job_id)
         return DispatchReceipt(
             job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=Reason.ENQUEUE_FAILED
         )
-
-    async def _confirm_pickup(self, job: EngineJob, token: str, deadline: float) -> DispatchReceipt:
-        try:
-            owner = await self._await_owner(job.job_id, self.settings.pickup_timeout_s)
-            if owner is None:
-                claim = self.ledger.claim_temporal(
-                    job.job_id, reason=Reason.PICKUP_TIMEOUT, lease_s=self.settings.start_lease_s
-                )
-                owner = claim.owner
-        except RedisUnavailable as exc:
-            self.health.record_failure()
-            return await self._unconfirmed(job, exc)
-        if owner == ENGINE_DRAMATIQ:
-            return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
-        try:
-            await self._start(job, None)
-        except Exception as exc:
-            # The message is still queued: give the job back to Dramatiq and
-            # its deadline rather than report a failure for a job that may run.
-            logger.warning(
-                "pickup of %s timed out and Temporal failed (%r); left to Dramatiq",
-                job.job_id, exc, extra={"job_id": job.job_id},
-            )  # fmt: skip
-            try:
-                self.ledger.release(job.job_id, token, deadline=deadline)
-            except RedisUnavailable:
-                # The claim stays leased in pending: a reconciler starts it later.
-                return DispatchReceipt(
-                    job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=Reason.PICKUP_TIMEOUT
-                )
-            return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
-        self._confirm_started(job.job_id)
-        return DispatchReceipt(
-            job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=Reason.PICKUP_TIMEOUT
-        )
-
-    async def _unconfirmed(self, job: EngineJob, cause: BaseException) -> DispatchReceipt:
-        # Redis went away while we waited: the message is queued but we cannot
-        # claim. Start on Temporal anyway; the workflow's claim (once Redis
-        # answers) and the worker's claim let only one of them run the job.
-        try:
-            await self._start(job, None)
-        except Exception:
-            return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
-        return DispatchReceipt(
-            job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=Reason.REDIS_UNAVAILABLE
-        )
-
-    async def _await_owner(self, job_id: str, timeout_s: float) -> str | None:
-        deadline = time.monotonic() + timeout_s
-        pause = _PICKUP_POLL_FIRST_S
-        while True:
-            owner = self.store.owner(job_id)
-            if owner is not None:
-                return owner
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            await asyncio.sleep(min(pause, remaining))
-            pause = min(pause * 2, _PICKUP_POLL_MAX_S)
-
-    # -- the Temporal path ----------------------------------------------------
-
-    async def _to_temporal(
-        self,
-        job: EngineJob,
-        encoded: str,
-        delay_s: float | None,
-        reason: Reason,
-        cause: BaseException | str,
-        *,
-        redis_ok: bool,
-    ) -> DispatchReceipt:
-        token = _token()
-        recorded = False
-        if redis_ok:
-            # Claim first (DESIGN.md section 4 step 3) and keep a record so the
-            # status works from Redis; the claim stays leased in pending until
-            # the start is confirmed.
-            fields = _record_fields(job, encoded, ENGINE_TEMPORAL, reason, token)
-            lease = time.time() + (delay_s or 0.0) + self.settings.start_lease_s
-            try:
-                admission = self.ledger.admit(
-                    job.job_id, fields, deadline=lease, owner=ENGINE_TEMPORAL
-                )
-            except RedisUnavailable:
-                self.health.record_failure()
-            else:
-                if not admission.created:
-                    return _deduplicated(job.job_id, admission)
-                recorded = True
-        try:
-            await self._start(job, delay_s)
-        except Exception as exc:
-            if recorded:
-                self._abandon(job.job_id, token)
-            raise DispatchUnavailable(
-                job.job_id, reason=reason.value, dramatiq_cause=cause, temporal_cause=exc
-            ) from exc
-        if recorded:
-            self._confirm_started(job.job_id)
-        return DispatchReceipt(job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=reason)
-
-    async def _start(self, job: EngineJob, delay_s: float | None) -> None:
-        engine = await self.temporal.get()
-        await engine.start(job, delay_s=delay_s)
-
-    def _confirm_started(self, job_id: str) -> None:
-        try:
-            self.ledger.confirm_started(job_id)
-        except RedisUnavailable:
-            # Harmless: when the lease ends a reconciler starts it again, and
-            # the start is idempotent (workflow id = job id).
-            self.health.record_failure()
-
-    def _abandon(self, job_id: str, token: str) -> None:
-        try:
-            self.ledger.abandon(job_id, token)
-        except RedisUnavailable:
-            self.health.record_failure()
-            logger.error(
-                "could not undo the record of %s after both engines failed; "
-                "a reconciler will start it once Temporal answers",
-                job_id,
-                extra={"job_id": job_id},
-            )
-
-
-def _deduplicated(job_id: str, admission: Admission) -> DispatchReceipt:
-    engine = admission.engine or admission.owner or ENGINE_DRAMATIQ
-    if engine not in (ENGINE_DRAMATIQ, ENGINE_TEMPORAL):
-        engine = ENGINE_DRAMATIQ
-    if admission.reason:
-        try:
-            reason = Reason(admission.reason)
-        except ValueError:
-            reason = Reason.OK
-    elif engine == ENGINE_TEMPORAL:
-        # Only a workflow writes a Temporal record without a dispatch reason:
-        # one dispatched while Redis was unreachable.
-        reason = Reason.REDIS_UNAVAILABLE
-    else:
-        reason = Reason.OK
-    return DispatchReceipt(job_id=job_id, engine=engine, reason=reason, deduplicated=True)
-
-
-def _record_fields(
-    job: EngineJob, encoded: str, engine: str, reason: Reason, token: str
-) -> dict[str, str]:
-    # The JobRecord hash (jobrelay.queue.records), written directly: building
-    # the model for every dispatch would cost more than the Redis call.
-    now = repr(time.time())
-    return {
-        "job_id": job.job_id,
-        "name": job.name,
-        "queue": job.queue,
-        "state": "queued",
-        "engine": engine,
-        "reason": reason.value,
-        "attempts": "0",
-        "progress": "0",
-        "message": "",
-        "payload": encoded,
-        "created_at": now,
-        "updated_at": now,
-        "cancel_requested": "0",
-        "dispatch_token": token,
-    }
 
 
 async def _retry_once(fn: Callable[[], Admission]) -> Admission:
@@ -427,7 +266,3 @@ async def _retry_once(fn: Callable[[], Admission]) -> Admission:
 
 async def _pause(_: RetryCallState) -> None:
     await asyncio.sleep(_ENQUEUE_RETRY_WAIT_S)
-
-
-def _token() -> str:
-    return os.urandom(8).hex()

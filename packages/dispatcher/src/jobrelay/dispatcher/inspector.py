@@ -13,6 +13,7 @@ from jobrelay.queue import (
     RedisUnavailable,
 )
 
+from .backfill import BACKFILLED
 from .errors import JobNotFound, StatusUnavailable
 from .models import JobStatus
 from .status import status_from_description, status_from_record
@@ -33,6 +34,8 @@ class JobInspector:
         """The job's status; :class:`JobNotFound` when no engine knows it."""
         record, redis_error = self._record(job_id)
         if record is not None:
+            if record.extra.get(BACKFILLED) == "1" and not record.state.finished:
+                return await self._backfilled_status(record)
             return status_from_record(record)
         try:
             description = await (await self.temporal.get()).describe(job_id)
@@ -48,6 +51,18 @@ class JobInspector:
                 job_id, redis_cause=redis_error, temporal_cause="no workflow with this id"
             )
         raise JobNotFound(job_id)
+
+    async def _backfilled_status(self, record: JobRecord) -> JobStatus:
+        # Written after the fact (see Backfill): the workflow may be further on,
+        # or done, without having updated the record.
+        try:
+            description = await (await self.temporal.get()).describe(record.job_id)
+        except Exception:
+            description = None
+        if description is None:
+            return status_from_record(record)
+        status = status_from_description(record.job_id, description)
+        return status.model_copy(update={"reason": status_from_record(record).reason})
 
     async def cancel(self, job_id: str) -> bool:
         """Ask the job to stop; False when it had already finished.

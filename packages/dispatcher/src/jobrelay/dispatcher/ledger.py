@@ -61,12 +61,13 @@ class Ledger:
         job_id: str,
         fields: dict[str, str],
         *,
-        deadline: float,
+        deadline: float | None,
         owner: str = "",
         message: QueuedMessage | None = None,
     ) -> Admission:
         """Create the record if absent, add it to pending, and optionally claim or enqueue.
 
+        ``deadline`` None keeps the job out of the pending set.
         ``owner="temporal"`` claims the job in the same step (a job routed to
         Temporal); ``message`` is pushed to its Dramatiq queue in the same step.
         Nothing is written when a record already exists.
@@ -79,7 +80,7 @@ class Ledger:
             message.messages_key if message else "",
         ]
         args: list[str | bytes] = [
-            repr(deadline),
+            "" if deadline is None else repr(deadline),
             job_id,
             owner,
             message.message_id if message else "",
