@@ -18,7 +18,7 @@ from jobrelay.job_engine import (
     step_ref,
     step_result_type,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads
+from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads, unavailable_on_error
 from pydantic_core import PydanticSerializationError
 
 logger = logging.getLogger("jobrelay.dramatiq")
@@ -81,10 +81,17 @@ class DramatiqContext(BaseJobContext):
         step_ref(fn)  # the same module-level rule as on Temporal, so a job runs on both
         result_type = step_result_type(fn)
         stored = self._memo.get(step_id)
+        if stored is None:
+            # Another delivery of this job (a frozen worker's message handed to a
+            # live one) may have finished the step since this attempt read the
+            # memo: look again, in the round trip the cancel check costs anyway.
+            stored, cancelled = self._recheck(step_id)
+            if stored is not None:
+                self._memo[step_id] = stored
+            elif cancelled and step_id not in _HOOK_STEPS:
+                raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")
         if stored is not None:
             return loads(stored, result_type)
-        if step_id not in _HOOK_STEPS:
-            self._check_cancel(step_id)
         if inspect.iscoroutinefunction(fn):
             result = await fn(*args)
         else:
@@ -115,6 +122,18 @@ class DramatiqContext(BaseJobContext):
             await asyncio.sleep(remaining)
             return
         raise SleepParked(step_id, wake_at)
+
+    def _recheck(self, step_id: str) -> tuple[str | None, bool]:
+        """The step's stored result (if any) and the cancel flag, in one round trip."""
+        keys = self._store.keys
+        pipe = self._store.client.pipeline(transaction=False)
+        pipe.hget(keys.steps(self.job_id), step_id)
+        pipe.hget(keys.job(self.job_id), "cancel_requested")
+        with unavailable_on_error():
+            step, flag = pipe.execute()
+        if isinstance(step, bytes):
+            step = step.decode()
+        return step, flag == b"1"
 
     def _check_cancel(self, step_id: str) -> None:
         if self._store.cancel_requested(self.job_id):
