@@ -34,6 +34,7 @@ class Work(BaseModel):
 def overlap(key: str, seconds: float) -> int:
     """Hold a slot for ``seconds`` and record the most slots held at once."""
     client = _client()
+    client.rpush(f"{key}:pids", os.getpid())
     client.eval(_ENTER, 2, f"{key}:running", f"{key}:max")
     try:
         time.sleep(seconds)

@@ -1,0 +1,92 @@
+"""Crashed and frozen workers: the job finishes once elsewhere, finished steps not re-run."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Callable
+
+import redis
+from jobrelay.dispatcher import Dispatcher
+from jobrelay.queue import JobStore, WorkerRegistry
+
+from .conftest import WorkerProc, counter, finished, live_worker, pids, wait_for
+
+RECOVERY_S = 15.0
+
+
+def _start(
+    spawn: Callable[..., WorkerProc], env: dict[str, str], registry: WorkerRegistry
+) -> tuple[WorkerProc, int]:
+    proc = spawn(["run", "--queue", "default"], env)
+    info = wait_for(lambda: live_worker(registry, "default", proc), 10, "a default worker")
+    return proc, info.pid
+
+
+async def test_sigkilled_workers_job_completes_on_another_within_15s(
+    spawn: Callable[..., WorkerProc],
+    worker_env: dict[str, str],
+    registry: WorkerRegistry,
+    dispatcher: Dispatcher,
+    redis_conn: redis.Redis,
+    store: JobStore,
+) -> None:
+    key = f"wrk:{uuid.uuid4().hex[:8]}"
+    first, first_pid = _start(spawn, worker_env, registry)
+    receipt = await dispatcher.dispatch("wrk.three_steps", {"key": key, "seconds": 3})
+    wait_for(lambda: counter(redis_conn, f"{key}:slow_started") == 1, 10, "the slow step")
+    second, second_pid = _start(spawn, worker_env, registry)
+
+    killed = time.monotonic()
+    first.kill_group(signal.SIGKILL)
+    wait_for(lambda: finished(store, receipt.job_id), RECOVERY_S, "the job on the second worker")
+    took = time.monotonic() - killed
+    assert finished(store, receipt.job_id) == "succeeded"
+    assert took < RECOVERY_S
+
+    assert counter(redis_conn, f"{key}:first") == 1, "a finished step is not run again"
+    assert pids(redis_conn, f"{key}:pids:first") == [first_pid]
+    assert pids(redis_conn, f"{key}:pids:slow") == [first_pid, second_pid], "the cut step reran"
+    assert counter(redis_conn, f"{key}:slow_done") == 1
+    assert pids(redis_conn, f"{key}:pids:last") == [second_pid]
+    second.send(signal.SIGTERM)
+    assert second.wait(15) == 0
+
+
+async def test_frozen_worker_duplicate_is_absorbed(
+    spawn: Callable[..., WorkerProc],
+    worker_env: dict[str, str],
+    registry: WorkerRegistry,
+    dispatcher: Dispatcher,
+    redis_conn: redis.Redis,
+    store: JobStore,
+) -> None:
+    key = f"wrk:{uuid.uuid4().hex[:8]}"
+    first, first_pid = _start(spawn, worker_env, registry)
+    receipt = await dispatcher.dispatch("wrk.three_steps", {"key": key, "seconds": 2})
+    wait_for(lambda: counter(redis_conn, f"{key}:slow_started") == 1, 10, "the slow step")
+    second, second_pid = _start(spawn, worker_env, registry)
+
+    first.kill_group(signal.SIGSTOP)
+    try:
+        # Frozen past the broker heartbeat timeout: its message is redelivered.
+        wait_for(lambda: finished(store, receipt.job_id), RECOVERY_S, "the job on the other")
+    finally:
+        first.kill_group(signal.SIGCONT)
+    assert pids(redis_conn, f"{key}:pids:last") == [second_pid]
+    # The thawed worker finishes the step it was in, then must not go on.
+    wait_for(lambda: counter(redis_conn, f"{key}:slow_done") == 2, 10, "the thawed step")
+    time.sleep(1.5)
+
+    record = store.get(receipt.job_id)
+    assert record is not None and record.state == "succeeded" and record.result == '"done"'
+    assert counter(redis_conn, f"{key}:first") == 1
+    assert pids(redis_conn, f"{key}:pids:slow") == [first_pid, second_pid]
+    assert counter(redis_conn, f"{key}:last") == 1, "the duplicate delivery ran no further step"
+    # The thawed worker is healthy again and stops cleanly.
+    wait_for(lambda: live_worker(registry, "default", first), 5, "the thawed worker's heartbeat")
+    first.send(signal.SIGTERM)
+    assert first.wait(15) == 0
+    second.send(signal.SIGTERM)
+    assert second.wait(15) == 0
