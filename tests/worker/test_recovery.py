@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
@@ -77,7 +78,7 @@ async def test_frozen_worker_duplicate_is_absorbed(
     assert pids(redis_conn, f"{key}:pids:last") == [second_pid]
     # The thawed worker finishes the step it was in, then must not go on.
     wait_for(lambda: counter(redis_conn, f"{key}:slow_done") == 2, 10, "the thawed step")
-    time.sleep(1.5)
+    await asyncio.sleep(1.5)
 
     record = store.get(receipt.job_id)
     assert record is not None and record.state == "succeeded" and record.result == '"done"'

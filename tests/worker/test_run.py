@@ -26,9 +26,7 @@ async def test_heartbeat_within_2s_and_each_queue_at_its_concurrency(
     redis_conn: redis.Redis,
     store: JobStore,
 ) -> None:
-    env = worker_env | {
-        "WORKER_CONCURRENCY": ",".join(f"{q}={n}" for q, n in CONCURRENCY.items())
-    }
+    env = worker_env | {"WORKER_CONCURRENCY": ",".join(f"{q}={n}" for q, n in CONCURRENCY.items())}
     started = time.monotonic()
     worker = spawn(["run"], env)
     infos = {
@@ -71,8 +69,10 @@ async def test_heartbeat_within_2s_and_each_queue_at_its_concurrency(
 
     # The counters reach the registry with the next heartbeat.
     wait_for(
-        lambda: (info := live_worker(registry, "default", worker)) is not None
-        and info.jobs_done == JOBS_PER_QUEUE,
+        lambda: (
+            (info := live_worker(registry, "default", worker)) is not None
+            and info.jobs_done == JOBS_PER_QUEUE
+        ),
         3,
         "jobs_done in the heartbeat",
     )
@@ -98,9 +98,11 @@ def test_crashed_worker_process_is_restarted(
 
     os.kill(first.pid, signal.SIGKILL)
     restarted = wait_for(
-        lambda: (i := live_worker(registry, "data_sync", worker)) is not None
-        and i.pid != first.pid
-        and i,
+        lambda: (
+            (i := live_worker(registry, "data_sync", worker)) is not None
+            and i.pid != first.pid
+            and i
+        ),
         15,
         "a restarted data_sync worker",
     )

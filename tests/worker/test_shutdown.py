@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
@@ -89,8 +90,7 @@ async def test_unfinished_job_goes_back_when_the_stop_is_forced(
     store: JobStore,
 ) -> None:
     grace = "1" if how == "grace_period" else "60"
-    first, first_info = _start(spawn, worker_env | {"WORKER_GRACE_PERIOD_S": grace}, registry)
-    second, second_info = None, None
+    first, _ = _start(spawn, worker_env | {"WORKER_GRACE_PERIOD_S": grace}, registry)
     key = f"wrk:{uuid.uuid4().hex[:8]}:long"
     receipt = await dispatcher.dispatch("wrk.overlap_default", {"key": key, "seconds": 6})
     wait_for(lambda: counter(redis_conn, f"{key}:running") == 1, 10, "the long job")
@@ -99,7 +99,7 @@ async def test_unfinished_job_goes_back_when_the_stop_is_forced(
     sent = time.monotonic()
     first.send(signal.SIGTERM)
     if how == "second_signal":
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
         first.send(signal.SIGTERM)
         assert first.wait(5) == 1, "a forced stop says so"
     else:

@@ -1,0 +1,48 @@
+"""``jobrelay-worker check``: 0 when the worker lives and reaches Redis, else 1."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Callable
+
+from jobrelay.devservers import RedisServer
+from jobrelay.queue import QueueSettings, WorkerRegistry, redis_client
+
+from .conftest import WORKER_BIN, WorkerProc, live_worker, wait_for
+
+
+def check(env: dict[str, str]) -> tuple[int, str]:
+    out = subprocess.run([WORKER_BIN, "check"], env=env, capture_output=True, text=True, timeout=30)
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_check_follows_the_worker_and_redis(
+    spawn: Callable[..., WorkerProc],
+    worker_env: dict[str, str],
+    own_redis: RedisServer,
+    prefix: str,
+) -> None:
+    env = worker_env | {"REDIS_URL": own_redis.url}
+    code, said = check(env)
+    assert code == 1 and "no worker is running" in said
+
+    worker = spawn(["run", "--queue", "scheduled"], env)
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    registry = WorkerRegistry.from_settings(redis_client(settings), settings)
+    wait_for(lambda: live_worker(registry, "scheduled", worker), 10, "the worker's heartbeat")
+    code, said = check(env)
+    assert code == 0, said
+
+    own_redis.stop()
+    code, said = check(env)
+    assert code == 1 and "Redis unreachable" in said
+
+    # Redis back: the worker beats again and check agrees.
+    own_redis.start()
+    wait_for(lambda: check(env)[0] == 0, 20, "check to pass again", interval_s=0.5)
+
+    worker.kill_group(signal.SIGKILL)
+    worker.wait(10)
+    code, said = check(env)
+    assert code == 1 and "is not running" in said

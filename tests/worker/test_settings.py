@@ -1,0 +1,48 @@
+"""WorkerSettings from the environment, and the package's public surface."""
+
+from __future__ import annotations
+
+import pytest
+from jobrelay.queue import QUEUES, UnknownQueue
+from jobrelay.worker import WorkerSettings
+from jobrelay.worker.settings import resolve_queues
+from pydantic import ValidationError
+
+
+def test_concurrency_overrides_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_CONCURRENCY", "default=4, data_sync=1")
+    settings = WorkerSettings()
+    assert settings.threads_for("default") == 4
+    assert settings.threads_for("data_sync") == 1
+    assert settings.threads_for("scheduled") == QUEUES["scheduled"].concurrency
+
+
+@pytest.mark.parametrize("value", ["default", "default=0", "default=x", "nope=2"])
+def test_bad_concurrency_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("WORKER_CONCURRENCY", value)
+    with pytest.raises((ValidationError, UnknownQueue)):
+        WorkerSettings()
+
+
+def test_heartbeat_stays_well_under_the_ttl() -> None:
+    settings = WorkerSettings(heartbeat_interval_s=5.0)
+    assert settings.heartbeat_every(ttl_s=10.0) == pytest.approx(10.0 / 3)
+    assert settings.heartbeat_every(ttl_s=60.0) == 5.0
+
+
+def test_queue_selection() -> None:
+    assert [q.name for q in resolve_queues(None)] == list(QUEUES)
+    assert [q.name for q in resolve_queues(["scheduled", "default", "scheduled"])] == [
+        "scheduled",
+        "default",
+    ]
+    with pytest.raises(UnknownQueue):
+        resolve_queues(["nope"])
+
+
+def test_public_names() -> None:
+    import jobrelay.worker as worker
+
+    assert worker.__all__ == ["WorkerSettings"]
+    public = {n for n in vars(worker) if not n.startswith("_") and n != "annotations"}
+    assert public - {"settings"} == set(worker.__all__)

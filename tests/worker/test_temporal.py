@@ -1,0 +1,79 @@
+"""``jobrelay-worker temporal``: fallback jobs end to end; SIGTERM drains."""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections.abc import Callable
+from types import ModuleType
+
+import pytest
+import redis
+from jobrelay.devservers import TemporalDevServer
+from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
+from jobrelay.queue import JobStore, QueueSettings
+
+from .conftest import WorkerProc, counter, finished, wait_for
+from .test_check import check
+
+
+@pytest.fixture
+def temporal_env(worker_env: dict[str, str], temporal_server: TemporalDevServer) -> dict[str, str]:
+    return worker_env | {"TEMPORAL_ADDRESS": temporal_server.address}
+
+
+@pytest.fixture
+def to_temporal(
+    testjobs: ModuleType, queue_settings: QueueSettings, temporal_server: TemporalDevServer
+) -> Dispatcher:
+    built = build_dispatcher(
+        DispatcherSettings(use_dramatiq=False, temporal_address=temporal_server.address),
+        queue_settings,
+        discover=False,
+    )
+    assert isinstance(built, Dispatcher)
+    return built
+
+
+def _start(spawn: Callable[..., WorkerProc], env: dict[str, str]) -> WorkerProc:
+    worker = spawn(["temporal", "--queue", "default"], env)
+    wait_for(lambda: "temporal workers polling" in worker.log(), 20, "the Temporal worker")
+    return worker
+
+
+async def test_temporal_worker_runs_fallback_jobs_and_drains_on_sigterm(
+    spawn: Callable[..., WorkerProc],
+    temporal_env: dict[str, str],
+    to_temporal: Dispatcher,
+    redis_conn: redis.Redis,
+    store: JobStore,
+) -> None:
+    worker = _start(spawn, temporal_env)
+    assert check(temporal_env)[0] == 0
+
+    quick = f"wrk:{uuid.uuid4().hex[:8]}"
+    receipt = await to_temporal.dispatch("wrk.three_steps", {"key": quick, "seconds": 0.1})
+    assert (receipt.engine, receipt.reason) == ("temporal", "flag_off")
+    wait_for(lambda: finished(store, receipt.job_id), 30, "the fallback job")
+    status = await to_temporal.get_status(receipt.job_id)
+    assert (status.state, status.result) == ("succeeded", "done")
+    assert [counter(redis_conn, f"{quick}:{s}") for s in ("first", "slow_done", "last")] == [1] * 3
+
+    slow = f"wrk:{uuid.uuid4().hex[:8]}"
+    receipt = await to_temporal.dispatch("wrk.three_steps", {"key": slow, "seconds": 3})
+    wait_for(lambda: counter(redis_conn, f"{slow}:slow_started") == 1, 30, "the slow step")
+    worker.send(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    # Drained: the running step finished instead of being cancelled.
+    assert counter(redis_conn, f"{slow}:slow_done") == 1
+    assert check(temporal_env)[0] == 1
+
+    # The rest of the job runs on the next worker; no step runs twice.
+    _start(spawn, temporal_env)
+    wait_for(lambda: finished(store, receipt.job_id), 40, "the rest of the job")
+    assert finished(store, receipt.job_id) == "succeeded"
+    assert [counter(redis_conn, f"{slow}:{s}") for s in ("first", "slow_started", "last")] == [
+        1,
+        1,
+        1,
+    ]
