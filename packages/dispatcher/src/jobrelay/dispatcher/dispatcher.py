@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pydantic_core
+import redis
 from jobrelay.job_engine import get_job
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
@@ -211,8 +212,11 @@ class Dispatcher:
 
         try:
             admission = admit()
-        except RedisUnavailable:
-            # One short retry: a blip (a failover, a dropped connection) should
+        except RedisUnavailable as exc:
+            if isinstance(exc.__cause__, redis.TimeoutError):
+                # A slow or frozen Redis: waiting once more would only double the delay.
+                raise
+            # One short retry: a blip (a dropped connection, a failover) should
             # not send a job to the fallback engine.
             admission = await _retry_once(admit)
         if not admission.created and admission.token != token:
