@@ -99,6 +99,14 @@ class Dispatcher:
         )
         started = time.perf_counter()
         receipt = await self._route(job, encoded.decode(), delay_s, confirm)
+        if logger.isEnabledFor(logging.INFO):
+            self._log(job, receipt, confirm, started)
+        return receipt
+
+    def _log(
+        self, job: EngineJob, receipt: DispatchReceipt, confirm: Confirm, started: float
+    ) -> None:
+        # One structured line per decision; the fields are the ``extra`` keys.
         logger.info(
             "dispatched %s to %s (%s)",
             job.job_id,
@@ -106,7 +114,7 @@ class Dispatcher:
             receipt.reason.value,
             extra={
                 "job_id": job.job_id,
-                "job_name": name,
+                "job_name": job.name,
                 "queue": job.queue,
                 "engine": receipt.engine,
                 "reason": receipt.reason.value,
@@ -115,7 +123,6 @@ class Dispatcher:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
-        return receipt
 
     async def get_status(self, job_id: str) -> JobStatus:
         """See :func:`get_job_status`."""

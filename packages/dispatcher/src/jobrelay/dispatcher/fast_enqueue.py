@@ -10,10 +10,11 @@ Delayed messages still go through ``DramatiqAdapter.enqueue``.
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 from typing import Any
 
-from dramatiq import Message
+import dramatiq
 from jobrelay.job_engine import get_job
 from jobrelay.queue import get_queue
 
@@ -43,18 +44,26 @@ class DramatiqMessages:
             # Declares the queue on the broker, as sending through the actor would.
             self.adapter.actor(job.queue)
             self._options[job.name] = options
-        redis_id = str(uuid.uuid4())
-        message: Message[Any] = Message(
-            queue_name=job.queue,
-            actor_name=actor_name(job.queue),
-            args=(job.job_id, job.name, job.payload),
-            kwargs={},
-            options={**options, "redis_message_id": redis_id},
+        # The fields of dramatiq's Message, encoded with its global encoder
+        # (JSON, set by make_broker) as Message.encode would, minus the cost of
+        # building the dataclass. One id serves as message id and broker id:
+        # both only need to be unique, and a retry gets a new broker id.
+        message_id = os.urandom(16).hex()
+        data = dramatiq.get_encoder().encode(
+            {
+                "queue_name": job.queue,
+                "actor_name": actor_name(job.queue),
+                "args": [job.job_id, job.name, job.payload],
+                "kwargs": {},
+                "options": {**options, "redis_message_id": message_id},
+                "message_id": message_id,
+                "message_timestamp": int(time.time() * 1000),
+            }
         )
         queue_key = f"{self._namespace}:{job.queue}"
         return QueuedMessage(
             queue_key=queue_key,
             messages_key=f"{queue_key}.msgs",
-            message_id=redis_id,
-            data=message.encode(),
+            message_id=message_id,
+            data=data,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -85,9 +86,8 @@ class Ledger:
             owner,
             message.message_id if message else "",
             message.data if message else b"",
+            json.dumps(fields),
         ]
-        for field, value in fields.items():
-            args += [field, value]
         with unavailable_on_error():
             reply = self._admit(keys=keys, args=args)
         if int(reply[0]) == 1:

@@ -25,6 +25,8 @@ def record_fields(
     Written directly: building the model for every dispatch would cost more
     than the Redis call. ``dispatch_token`` lands in the record's ``extra``.
     """
+    # Fields left out (attempts, progress, message, result...) read as their
+    # defaults in JobRecord.from_hash.
     now = repr(time.time())
     return {
         "job_id": job.job_id,
@@ -33,13 +35,9 @@ def record_fields(
         "state": "queued",
         "engine": engine,
         "reason": reason.value,
-        "attempts": "0",
-        "progress": "0",
-        "message": "",
         "payload": encoded,
         "created_at": now,
         "updated_at": now,
-        "cancel_requested": "0",
         "dispatch_token": token,
     }
 
