@@ -26,6 +26,23 @@ end
 return redis.call('GET', KEYS[1])
 """
 
+# KEYS: owner, job, pending. ARGV: engine, job_id, now.
+# CLAIM for an existing record only, returning the owner then the record's
+# field/value pairs; an empty list (and no claim) when there is no record.
+CLAIM_READ = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return {} end
+local owner = ARGV[1]
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  redis.call('HSET', KEYS[2], 'engine', ARGV[1], 'updated_at', ARGV[3])
+else
+  owner = redis.call('GET', KEYS[1])
+end
+local out = redis.call('HGETALL', KEYS[2])
+table.insert(out, 1, owner)
+return out
+"""
+
 # KEYS: job. ARGV: field/value pairs. -1 no record, 0 already finished, 1 done.
 UPDATE = (
     """
@@ -36,6 +53,23 @@ if """
     + """ then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
+"""
+)
+
+# KEYS: job, steps. ARGV: now, field/value pairs. Marks an attempt running
+# (started_at only the first time) and returns the step memo as a flat list;
+# -1 no record, 0 already finished (nothing written).
+START = (
+    """
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return -1 end
+if """
+    + _FINISHED
+    + """ then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+local started = redis.call('HGET', KEYS[1], 'started_at')
+if not started or started == '' then redis.call('HSET', KEYS[1], 'started_at', ARGV[1]) end
+return redis.call('HGETALL', KEYS[2])
 """
 )
 

@@ -26,8 +26,10 @@ class JobStore:
         self.retention_s = retention_s
         self._create = client.register_script(_scripts.CREATE)
         self._claim = client.register_script(_scripts.CLAIM)
+        self._claim_read = client.register_script(_scripts.CLAIM_READ)
         self._update = client.register_script(_scripts.UPDATE)
         self._finish = client.register_script(_scripts.FINISH)
+        self._start = client.register_script(_scripts.START)
         self._lease_due = client.register_script(_scripts.LEASE_DUE)
 
     @classmethod
@@ -81,6 +83,30 @@ class JobStore:
         if not started:
             record_fields["started_at"] = time.time()
         return self.update(job_id, **record_fields)
+
+    def begin_attempt(self, job_id: str, *, attempt: int, engine: str) -> dict[str, str] | None:
+        """:meth:`mark_running` and :meth:`load_steps` in one round trip.
+
+        Returns the step memo, or None (nothing written) when the record is
+        missing or already finished.
+        """
+        now = repr(time.time())
+        fields = {
+            "state": JobState.RUNNING.value,
+            "attempts": str(attempt),
+            "engine": engine,
+            "wake_at": "",
+            "updated_at": now,
+        }
+        args: list[str] = [now]
+        for field, value in fields.items():
+            args += [field, value]
+        with unavailable_on_error():
+            reply = self._start(keys=[self.keys.job(job_id), self.keys.steps(job_id)], args=args)
+        if not isinstance(reply, list):
+            return None
+        flat = [codec.text(item) for item in reply]
+        return dict(zip(flat[::2], flat[1::2], strict=True))
 
     def mark_sleeping(self, job_id: str, *, wake_at: float) -> bool:
         """Note that the job waits until ``wake_at`` (epoch seconds)."""
@@ -144,6 +170,20 @@ class JobStore:
         with unavailable_on_error():
             owner = self._claim(keys=keys, args=[engine, job_id, repr(time.time())])
         return codec.text(owner)
+
+    def claim_record(self, job_id: str, engine: str) -> tuple[JobRecord | None, str | None]:
+        """:meth:`claim` and :meth:`get` in one atomic round trip: ``(record, owner)``.
+
+        Claims only a job that has a record; ``(None, None)`` when it has none.
+        """
+        keys = [self.keys.owner(job_id), self.keys.job(job_id), self.keys.pending]
+        with unavailable_on_error():
+            reply = self._claim_read(keys=keys, args=[engine, job_id, repr(time.time())])
+        if not reply:
+            return None, None
+        flat = [codec.text(item) for item in reply]
+        record = JobRecord.from_hash(dict(zip(flat[1::2], flat[2::2], strict=True)))
+        return record, flat[0]
 
     def owner(self, job_id: str) -> str | None:
         """The engine that owns ``job_id``, or None while unclaimed."""

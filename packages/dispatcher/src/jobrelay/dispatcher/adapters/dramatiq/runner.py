@@ -62,13 +62,13 @@ class JobRunner:
             dead_letter(self._broker, message, str(exc))
             return
         job_id = envelope.job_id
-        record = self._store.get(job_id)
+        # Read and claim in one round trip: the event loop runs every job's Redis calls.
+        record, owner = self._store.claim_record(job_id, ENGINE_DRAMATIQ)
         if record is None:
             # Without a record there is nowhere to put a result, and a message
             # outliving its record's retention most likely ran long ago.
             dead_letter(self._broker, message, f"no record for job {job_id}")
             return
-        owner = self._store.claim(job_id, ENGINE_DRAMATIQ)
         if owner != ENGINE_DRAMATIQ:
             logger.info("job %s is owned by %s; dropping its Dramatiq message", job_id, owner)
             return
@@ -93,12 +93,13 @@ class JobRunner:
         attempt = attempt_of(message.options)
         actor = self._broker.get_actor(message.actor_name)
         policy = policy_from_options(message.options, actor.options)
-        self._store.mark_running(job_id, attempt=attempt, engine=ENGINE_DRAMATIQ)
+        # One round trip for both: the event loop runs every job's Redis calls.
+        memo = self._store.begin_attempt(job_id, attempt=attempt, engine=ENGINE_DRAMATIQ)
         ctx = DramatiqContext(
             job_id,
             attempt,
             store=self._store,
-            memo=self._store.load_steps(job_id),
+            memo=memo if memo is not None else self._store.load_steps(job_id),
             clock=self._clock,
             sleep_threshold_s=self._sleep_threshold_s,
         )
