@@ -28,16 +28,16 @@ class Backfill:
     def __init__(self, ledger: Ledger, *, limit: int = 10_000) -> None:
         self.ledger = ledger
         self.limit = limit
-        self._jobs: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._jobs: OrderedDict[str, tuple[dict[str, str], str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._jobs)
 
-    def add(self, job_id: str, fields: dict[str, str]) -> None:
+    def add(self, job_id: str, fields: dict[str, str], payload: str) -> None:
         """Remember a record to write; the oldest is forgotten past ``limit``."""
         with self._lock:
-            self._jobs[job_id] = {**fields, BACKFILLED: "1"}
+            self._jobs[job_id] = ({**fields, BACKFILLED: "1"}, payload)
             if len(self._jobs) > self.limit:
                 dropped, _ = self._jobs.popitem(last=False)
                 logger.warning("backfill full: the record of %s will not be written", dropped)
@@ -49,8 +49,10 @@ class Backfill:
             with self._lock:
                 if not self._jobs:
                     return written
-                job_id, fields = next(iter(self._jobs.items()))
-            admission = self.ledger.admit(job_id, fields, deadline=None, owner=ENGINE_TEMPORAL)
+                job_id, (fields, payload) = next(iter(self._jobs.items()))
+            admission = self.ledger.admit(
+                job_id, fields, payload=payload, deadline=None, owner=ENGINE_TEMPORAL
+            )
             if not admission.created and admission.owner == ENGINE_DRAMATIQ:
                 # Dramatiq ran it before Temporal's copy could claim: that copy
                 # ends as a duplicate when it claims. Nothing to write.

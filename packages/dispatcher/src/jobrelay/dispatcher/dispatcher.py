@@ -36,7 +36,8 @@ logger = logging.getLogger("jobrelay.dispatcher")
 
 # Builds the Dramatiq message for a job so the dispatcher can write the record
 # and push the message in one Redis round trip (see Ledger.admit).
-MessageBuilder = Callable[[EngineJob, "float | None"], "QueuedMessage | None"]
+# Arguments: the job, its delay, its payload already encoded as JSON.
+MessageBuilder = Callable[[EngineJob, "float | None", str], "QueuedMessage | None"]
 
 _ENQUEUE_RETRY_WAIT_S = 0.05
 
@@ -94,7 +95,7 @@ class Dispatcher:
         encoded = pydantic_core.to_json(data)
         if len(encoded) > self.settings.max_payload_bytes:
             raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
-        job = EngineJob.model_construct(
+        job = EngineJob(
             job_id=job_id or uuid.uuid4().hex, name=name, queue=definition.queue, payload=data
         )
         started = time.perf_counter()
@@ -167,7 +168,7 @@ class Dispatcher:
             )
         token = new_token()
         deadline = time.time() + (delay_s or 0.0) + self.settings.pickup_deadline_s
-        message = self._message(job, delay_s)
+        message = self._message(job, delay_s, encoded)
         try:
             existing = await self._admit(job, encoded, token, deadline, message)
         except RedisUnavailable as exc:
@@ -193,11 +194,11 @@ class Dispatcher:
             return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
         return await self.pickup.confirm(job, token, deadline)
 
-    def _message(self, job: EngineJob, delay_s: float | None) -> QueuedMessage | None:
+    def _message(self, job: EngineJob, delay_s: float | None, encoded: str) -> QueuedMessage | None:
         if self._messages is None:
             return None
         try:
-            return self._messages(job, delay_s)
+            return self._messages(job, delay_s, encoded)
         except Exception:
             # The adapter's own enqueue path still works (or fails over properly).
             logger.exception("building the message of %s failed", job.job_id)
@@ -212,10 +213,12 @@ class Dispatcher:
         message: QueuedMessage | None,
     ) -> Admission | None:
         """Record + pending (+ message); the existing record's admission on a duplicate."""
-        fields = record_fields(job, encoded, ENGINE_DRAMATIQ, Reason.OK, token)
+        fields = record_fields(job, ENGINE_DRAMATIQ, Reason.OK, token)
 
         def admit() -> Admission:
-            return self.ledger.admit(job.job_id, fields, deadline=deadline, message=message)
+            return self.ledger.admit(
+                job.job_id, fields, payload=encoded, deadline=deadline, message=message
+            )
 
         try:
             admission = admit()

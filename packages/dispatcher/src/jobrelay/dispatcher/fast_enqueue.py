@@ -10,6 +10,7 @@ Delayed messages still go through ``DramatiqAdapter.enqueue``.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -30,36 +31,46 @@ class DramatiqMessages:
     def __init__(self, adapter: DramatiqAdapter) -> None:
         self.adapter = adapter
         self._namespace = adapter.broker.namespace
-        # Options depend only on the job definition: computing them per
-        # dispatch would cost a noticeable share of the whole dispatch.
-        self._options: dict[str, dict[str, Any]] = {}
+        # Per job name, the options and the constant head of the message:
+        # computing them per dispatch would cost a noticeable share of it.
+        self._parts: dict[str, tuple[dict[str, Any], str]] = {}
 
-    def __call__(self, job: EngineJob, delay_s: float | None) -> QueuedMessage | None:
-        """The message for ``job``; None when it must take the adapter's own path."""
+    def __call__(self, job: EngineJob, delay_s: float | None, payload: str) -> QueuedMessage | None:
+        """The message for ``job`` (``payload`` is its JSON); None for the adapter's own path."""
         if delay_s:
             return None
-        options = self._options.get(job.name)
-        if options is None:
+        parts = self._parts.get(job.name)
+        if parts is None:
             options = message_options(get_job(job.name), get_queue(job.queue))
             # Declares the queue on the broker, as sending through the actor would.
             self.adapter.actor(job.queue)
-            self._options[job.name] = options
-        # The fields of dramatiq's Message, encoded with its global encoder
-        # (JSON, set by make_broker) as Message.encode would, minus the cost of
-        # building the dataclass. One id serves as message id and broker id:
-        # both only need to be unique, and a retry gets a new broker id.
+            head = json.dumps(
+                {"queue_name": job.queue, "actor_name": actor_name(job.queue)},
+                separators=(",", ":"),
+            )[:-1]
+            parts = self._parts[job.name] = (options, head)
+        options, head = parts
+        # One id serves as message id and broker id: both need only be unique,
+        # and a retry gets a new broker id.
         message_id = os.urandom(16).hex()
-        data = dramatiq.get_encoder().encode(
-            {
-                "queue_name": job.queue,
-                "actor_name": actor_name(job.queue),
-                "args": [job.job_id, job.name, job.payload],
-                "kwargs": {},
-                "options": {**options, "redis_message_id": message_id},
-                "message_id": message_id,
-                "message_timestamp": int(time.time() * 1000),
-            }
-        )
+        options = {**options, "redis_message_id": message_id}
+        if isinstance(dramatiq.get_encoder(), dramatiq.JSONEncoder):
+            # What Message.encode gives (json.dumps, compact), with the payload
+            # spliced in as already encoded instead of encoded again.
+            data = (
+                f'{head},"args":[{json.dumps(job.job_id)},{json.dumps(job.name)},{payload}],'
+                f'"kwargs":{{}},"options":{json.dumps(options, separators=(",", ":"))},'
+                f'"message_id":"{message_id}","message_timestamp":{int(time.time() * 1000)}}}'
+            ).encode()
+        else:
+            data = dramatiq.Message(
+                queue_name=job.queue,
+                actor_name=actor_name(job.queue),
+                args=(job.job_id, job.name, job.payload),
+                kwargs={},
+                options=options,
+                message_id=message_id,
+            ).encode()
         queue_key = f"{self._namespace}:{job.queue}"
         return QueuedMessage(
             queue_key=queue_key,

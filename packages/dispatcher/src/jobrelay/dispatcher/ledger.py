@@ -62,11 +62,13 @@ class Ledger:
         job_id: str,
         fields: dict[str, str],
         *,
+        payload: str,
         deadline: float | None,
         owner: str = "",
         message: QueuedMessage | None = None,
     ) -> Admission:
-        """Create the record if absent, add it to pending, and optionally claim or enqueue.
+        """Create the record (``fields`` + ``payload``) if absent, add it to pending, and
+        optionally claim or enqueue.
 
         ``deadline`` None keeps the job out of the pending set.
         ``owner="temporal"`` claims the job in the same step (a job routed to
@@ -87,6 +89,7 @@ class Ledger:
             message.message_id if message else "",
             message.data if message else b"",
             json.dumps(fields),
+            payload,
         ]
         with unavailable_on_error():
             reply = self._admit(keys=keys, args=args)

@@ -17,10 +17,8 @@ def new_token() -> str:
     return os.urandom(8).hex()
 
 
-def record_fields(
-    job: EngineJob, encoded: str, engine: str, reason: Reason, token: str
-) -> dict[str, str]:
-    """The ``job:{id}`` hash of a new job (the fields of ``jobrelay.queue.JobRecord``).
+def record_fields(job: EngineJob, engine: str, reason: Reason, token: str) -> dict[str, str]:
+    """The ``job:{id}`` hash of a new job but its payload (fields of ``jobrelay.queue.JobRecord``).
 
     Written directly: building the model for every dispatch would cost more
     than the Redis call. ``dispatch_token`` lands in the record's ``extra``.
@@ -35,7 +33,6 @@ def record_fields(
         "state": "queued",
         "engine": engine,
         "reason": reason.value,
-        "payload": encoded,
         "created_at": now,
         "updated_at": now,
         "dispatch_token": token,

@@ -54,13 +54,13 @@ class TemporalPath:
     ) -> DispatchReceipt:
         """Start ``job`` on Temporal because of ``reason`` (``cause`` says more)."""
         token = new_token()
-        fields = record_fields(job, encoded, ENGINE_TEMPORAL, reason, token)
+        fields = record_fields(job, ENGINE_TEMPORAL, reason, token)
         recorded = False
         if redis_ok:
             lease = time.time() + (delay_s or 0.0) + self.settings.start_lease_s
             try:
                 admission = self.ledger.admit(
-                    job.job_id, fields, deadline=lease, owner=ENGINE_TEMPORAL
+                    job.job_id, fields, payload=encoded, deadline=lease, owner=ENGINE_TEMPORAL
                 )
             except RedisUnavailable:
                 self.health.record_failure()
@@ -79,7 +79,7 @@ class TemporalPath:
         if recorded:
             self.confirm_started(job.job_id)
         else:
-            self.backfill.add(job.job_id, fields)
+            self.backfill.add(job.job_id, fields, encoded)
         return DispatchReceipt(job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=reason)
 
     async def start(self, job: EngineJob, delay_s: float | None) -> None:
