@@ -86,3 +86,12 @@ async def three_steps(ctx: JobContext, data: Work) -> str:
 @job("wrk.noop", queue="default")
 async def noop(ctx: JobContext, data: Work) -> None:
     return None
+
+
+@job("wrk.napper", queue="default")
+async def napper(ctx: JobContext, data: Work) -> str:
+    """before -> a sleep long enough to park in Redis -> after."""
+    await ctx.run("before", mark, data.key, "before")
+    await ctx.sleep("nap", data.seconds)
+    await ctx.run("after", mark, data.key, "after")
+    return "rested"
