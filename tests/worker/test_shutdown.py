@@ -115,3 +115,24 @@ async def test_unfinished_job_goes_back_when_the_stop_is_forced(
     assert "requeued 1 unfinished messages" in first.log()
     second.send(signal.SIGTERM)
     assert second.wait(15) == 0
+
+
+async def test_sigterm_to_the_whole_group_still_drains(
+    spawn: Callable[..., WorkerProc],
+    worker_env: dict[str, str],
+    registry: WorkerRegistry,
+    dispatcher: Dispatcher,
+    redis_conn: redis.Redis,
+    store: JobStore,
+) -> None:
+    # systemd, timeout(1) and kill -- -PGID signal every process of the group:
+    # each worker gets SIGTERM twice (directly and from its supervisor).
+    worker, info = _start(spawn, worker_env, registry)
+    key = f"wrk:{uuid.uuid4().hex[:8]}"
+    receipt = await dispatcher.dispatch("wrk.overlap_default", {"key": key, "seconds": 2})
+    wait_for(lambda: counter(redis_conn, f"{key}:running") == 1, 10, "the job")
+    worker.kill_group(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    assert finished(store, receipt.job_id) == "succeeded"
+    assert pids(redis_conn, f"{key}:pids") == [info.pid], "finished in place, not forced"
+    assert "forced stop" not in worker.log()

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
-from types import FrameType
 
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
 from jobrelay.job_engine import JobEngineSettings, discover_jobs
@@ -26,34 +23,13 @@ from .identity import worker_info
 from .maintenance import beat_and_maintain
 from .periodic import Periodic
 from .settings import WorkerSettings
+from .signals import StopSignals
 from .stats import WorkerStats
 
 logger = logging.getLogger("jobrelay.worker")
 
 EXIT_OK = 0
 EXIT_FORCED = 1
-
-
-class StopSignals:
-    """SIGTERM once asks for a graceful stop; a second one forces it.
-
-    Under a supervisor SIGINT is ignored: a terminal's Ctrl-C reaches the
-    whole process group, and the supervisor forwards it as SIGTERM already.
-    """
-
-    def __init__(self, *, supervised: bool) -> None:
-        self.stop = threading.Event()
-        self.force = threading.Event()
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, signal.SIG_IGN if supervised else self._on_signal)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.stop.is_set():
-            logger.warning("second stop signal: forcing exit")
-            self.force.set()
-        else:
-            logger.info("stop signal: finishing in-flight jobs")
-            self.stop.set()
 
 
 def serve_queue(

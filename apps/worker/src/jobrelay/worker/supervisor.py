@@ -16,6 +16,7 @@ from typing import Any
 from .identity import new_worker_id
 from .procs import ChildProcess
 from .settings import WorkerSettings
+from .signals import DRAIN_SIGNAL, FORCE_SIGNAL
 from .status import WorkerStatus, remove_status, write_status
 
 logger = logging.getLogger("jobrelay.worker")
@@ -42,7 +43,7 @@ class Child:
 
 class Supervisor:
     """Starts a worker process per queue, restarts crashed ones with backoff,
-    forwards SIGTERM/SIGINT as SIGTERM (a second signal forces the children)
+    forwards SIGTERM/SIGINT as a drain request (a second one as a forced stop)
     and runs ``background`` tasks (the reconciler) until everything stopped."""
 
     def __init__(
@@ -110,10 +111,11 @@ class Supervisor:
         else:
             logger.warning("received %s again: forcing workers to stop", name)
         self._stopping.set()
+        forward = DRAIN_SIGNAL if self._signals == 1 else FORCE_SIGNAL
         for child in self.children:
             if child.proc is not None and child.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    child.proc.send_signal(signal.SIGTERM)
+                    child.proc.send_signal(forward)
 
     async def _watch(self) -> None:
         while True:
