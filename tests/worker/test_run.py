@@ -7,6 +7,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import redis
 from jobrelay.dispatcher import Dispatcher
@@ -30,7 +31,7 @@ async def test_heartbeat_within_2s_and_each_queue_at_its_concurrency(
     started = time.monotonic()
     worker = spawn(["run"], env)
     infos = {
-        q: wait_for(lambda q=q: live_worker(registry, q, worker), 2.0, f"heartbeat of {q}")
+        q: wait_for(partial(live_worker, registry, q, worker), 2.0, f"heartbeat of {q}")
         for q in QUEUES
     }
     assert time.monotonic() - started < 2.0
@@ -56,11 +57,7 @@ async def test_heartbeat_within_2s_and_each_queue_at_its_concurrency(
             assert receipt.engine == "dramatiq"
             job_ids.append(receipt.job_id)
     for queue, key in keys.items():
-        wait_for(
-            lambda key=key: counter(redis_conn, f"{key}:done") == JOBS_PER_QUEUE,
-            30,
-            f"{queue} jobs",
-        )
+        wait_for(partial(_all_done, redis_conn, key), 30, f"{queue} jobs")
     for queue, key in keys.items():
         # Never more than the queue's concurrency at once, and all of it used.
         assert counter(redis_conn, f"{key}:max") == CONCURRENCY[queue], queue
@@ -112,6 +109,10 @@ def test_crashed_worker_process_is_restarted(
 
     worker.send(signal.SIGTERM)
     assert worker.wait(20) == 0
+
+
+def _all_done(client: redis.Redis, key: str) -> bool:
+    return counter(client, f"{key}:done") == JOBS_PER_QUEUE
 
 
 def _alive(pid: int) -> bool:
