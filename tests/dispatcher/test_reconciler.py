@@ -70,8 +70,19 @@ async def test_failed_start_is_retried_after_the_lease(store: JobStore) -> None:
     temporal.fail = None
     await asyncio.sleep(0.25)
     report = await reconciler.run_once()
-    assert report.repaired == 1 and list(temporal.workflows) == ["retry"]
+    assert report.moved == 1 and list(temporal.workflows) == ["retry"]
     assert store.overdue(now=time.time() + 3600) == []
+
+
+async def test_failed_start_gives_the_job_back_to_dramatiq(store: JobStore) -> None:
+    temporal = MemoryTemporal(fail=ConnectionError("temporal down"))
+    _pending(store, "back", deadline=time.time() - 1)
+    assert (await Reconciler(store, temporal, lease_s=5).run_once()).failed == 1
+    # Unclaimed again, still watched: a worker that turns up now may run it.
+    assert store.owner("back") is None
+    assert store.overdue(now=time.time() + 4) == []
+    assert store.overdue(now=time.time() + 6) == ["back"]
+    assert store.claim("back", "dramatiq") == "dramatiq"
 
 
 async def test_drops_finished_and_vanished_jobs(store: JobStore) -> None:

@@ -70,11 +70,12 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
 
-# KEYS: owner, job, pending. ARGV: job_id, dispatch_token, deadline, now.
+# KEYS: owner, job, pending. ARGV: job_id, dispatch_token ('' for any), deadline, now.
 # Give a won Temporal claim back when the start failed but the Dramatiq message
 # is still queued: the job is Dramatiq's again, watched until its deadline.
 RELEASE = """
-if redis.call('HGET', KEYS[2], 'dispatch_token') ~= ARGV[2] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], 'dispatch_token') ~= ARGV[2] then return 0 end
 if redis.call('GET', KEYS[1]) ~= 'temporal' then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[2], 'engine', 'dramatiq', 'reason', 'ok', 'updated_at', ARGV[4])

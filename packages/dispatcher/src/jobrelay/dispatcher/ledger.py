@@ -119,7 +119,10 @@ class Ledger:
             return bool(self._abandon(keys=keys, args=[job_id, token]))
 
     def release(self, job_id: str, token: str, *, deadline: float) -> bool:
-        """Hand a won Temporal claim back to Dramatiq, pending until ``deadline``."""
+        """Hand a won Temporal claim back to Dramatiq, pending until ``deadline``.
+
+        ``token`` must match the record's dispatch token; "" skips the check.
+        """
         keys = [self.keys.owner(job_id), self.keys.job(job_id), self.keys.pending]
         with unavailable_on_error():
             return bool(

@@ -43,7 +43,9 @@ class Reconciler:
     ``temporal`` with ``SET NX`` and starts its workflow from the record. A
     job whose owner already is ``temporal`` but whose start was never
     confirmed (a dispatcher died between claim and start) is started again:
-    the start is idempotent, workflow id = job id.
+    the start is idempotent, workflow id = job id. When a start fails, a claim
+    this pass won is given back (the job stays pending), so a Dramatiq worker
+    can still take the job while Temporal is down.
     """
 
     def __init__(
@@ -130,6 +132,10 @@ class Reconciler:
                 extra={"job_id": job_id},
             )  # fmt: skip
             report.failed += 1
+            if claim.won:
+                # Give the claim back: a Dramatiq worker may still take the job
+                # while Temporal is down; otherwise the next lease tries again.
+                self.ledger.release(job_id, "", deadline=time.time() + self.lease_s)
             return
         self.ledger.confirm_started(job_id)
         if claim.won:
