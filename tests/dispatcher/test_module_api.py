@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import jobrelay.dispatcher as dispatcher_pkg
 import pytest
+from jobrelay.devservers import TemporalDevServer
 from jobrelay.dispatcher import (
     Dispatcher,
     cancel_job,
@@ -18,6 +19,8 @@ from jobrelay.dispatcher import (
     get_job_status_sync,
     set_default_dispatcher,
 )
+from jobrelay.queue import QueueSettings
+from temporalio.client import Client
 
 DESIGN_NAMES = {
     "dispatch_job",
@@ -72,3 +75,33 @@ async def test_sync_wrappers_work_inside_a_running_loop(default: Dispatcher) -> 
     receipt = await asyncio.to_thread(dispatch_job_sync, "dsp.ping", {}, job_id="m3")
     assert receipt.job_id == "m3"
     assert dispatch_job_sync("dsp.ping", {}, job_id="m3").deduplicated is True
+
+
+async def test_default_is_built_from_the_environment(
+    testjobs: object,
+    monkeypatch: pytest.MonkeyPatch,
+    queue_settings: QueueSettings,
+    temporal_server: TemporalDevServer,
+    temporal_client: Client,
+    heartbeat: Callable[..., str],
+) -> None:
+    monkeypatch.setenv("REDIS_URL", queue_settings.redis_url)
+    monkeypatch.setenv("JOBRELAY_PREFIX", queue_settings.prefix)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_server.address)
+    monkeypatch.setenv("JOBRELAY_JOB_MODULES", "jobrelay_dispatch_testjobs")
+    for var in ("USE_DRAMATIQ", "USE_DISPATCH_PROXY", "DISPATCH_PROXY_URL"):
+        monkeypatch.delenv(var, raising=False)
+    set_default_dispatcher(None)
+    try:
+        heartbeat("default")
+        first = await dispatch_job("dsp.ping", {}, job_id=f"{queue_settings.prefix}env1")
+        assert (first.engine, first.reason) == ("dramatiq", "ok")
+        monkeypatch.setenv("USE_DRAMATIQ", "false")
+        set_default_dispatcher(None)
+        job_id = f"{queue_settings.prefix}env2"
+        second = await asyncio.to_thread(dispatch_job_sync, "dsp.ping", {}, job_id=job_id)
+        assert (second.engine, second.reason) == ("temporal", "flag_off")
+        assert (await temporal_client.get_workflow_handle(job_id).describe()).id == job_id
+        await temporal_client.get_workflow_handle(job_id).terminate("test over")
+    finally:
+        set_default_dispatcher(None)
