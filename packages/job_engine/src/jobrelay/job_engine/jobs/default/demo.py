@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from jobrelay.job_engine import JobContext, job
+from pydantic import BaseModel, Field
 
 
 class CountdownIn(BaseModel):
