@@ -60,7 +60,8 @@ def test_job_engine_imports_no_engine() -> None:
     code = (
         "import sys, jobrelay.job_engine as je; je.discover_jobs();"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'dramatiq', 'temporalio'}"
-        " or m.startswith(('jobrelay.queue', 'jobrelay.dispatcher', 'jobrelay.worker', 'jobrelay.web')));"
+        " or m.startswith(('jobrelay.queue', 'jobrelay.dispatcher',"
+        " 'jobrelay.worker', 'jobrelay.web')));"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
