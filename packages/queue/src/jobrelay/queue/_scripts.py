@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-_FINISHED = "st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead'"
+# Prefix of every script that changes a record: -1 when there is none, 0 when
+# it already finished (the first outcome wins; nothing is written).
+_UNFINISHED_RECORD = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return -1 end
+if st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead' then return 0 end
+"""
 
 # KEYS: job, pending. ARGV: deadline ('' for none), job_id, field/value pairs...
 CREATE = """
@@ -45,13 +51,8 @@ return out
 
 # KEYS: job. ARGV: field/value pairs. -1 no record, 0 already finished, 1 done.
 UPDATE = (
-    """
-local st = redis.call('HGET', KEYS[1], 'state')
-if not st then return -1 end
-if """
-    + _FINISHED
-    + """ then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+    _UNFINISHED_RECORD
+    + """redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 )
@@ -60,13 +61,8 @@ return 1
 # (started_at only the first time) and returns the step memo as a flat list;
 # -1 no record, 0 already finished (nothing written).
 START = (
-    """
-local st = redis.call('HGET', KEYS[1], 'state')
-if not st then return -1 end
-if """
-    + _FINISHED
-    + """ then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+    _UNFINISHED_RECORD
+    + """redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 local started = redis.call('HGET', KEYS[1], 'started_at')
 if not started or started == '' then redis.call('HSET', KEYS[1], 'started_at', ARGV[1]) end
 return redis.call('HGETALL', KEYS[2])
@@ -75,13 +71,8 @@ return redis.call('HGETALL', KEYS[2])
 
 # KEYS: job, owner, steps, pending. ARGV: retention_s, job_id, field/value pairs.
 FINISH = (
-    """
-local st = redis.call('HGET', KEYS[1], 'state')
-if not st then return -1 end
-if """
-    + _FINISHED
-    + """ then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+    _UNFINISHED_RECORD
+    + """redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 redis.call('ZREM', KEYS[4], ARGV[2])
 return 1

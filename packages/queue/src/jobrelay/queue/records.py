@@ -24,6 +24,17 @@ _FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, 
 FINISHED_STATES: frozenset[str] = frozenset(s.value for s in _FINISHED)
 
 
+def hash_text(value: Any) -> str:
+    """A field value as stored in the job hash: None is "", booleans "1"/"0", floats exact."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
 class JobRecord(BaseModel):
     """The ``job:{id}`` hash. ``payload`` and ``result`` hold JSON text."""
 
@@ -49,15 +60,7 @@ class JobRecord(BaseModel):
 
     def to_hash(self) -> dict[str, str]:
         """Flatten to Redis hash fields; ``None`` is stored as an empty string."""
-        out: dict[str, str] = {}
-        for key, value in self.model_dump(exclude={"extra"}).items():
-            if value is None:
-                out[key] = ""
-            elif isinstance(value, bool):
-                out[key] = "1" if value else "0"
-            else:
-                out[key] = str(value)
-        return out
+        return {k: hash_text(v) for k, v in self.model_dump(exclude={"extra"}).items()}
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> JobRecord:

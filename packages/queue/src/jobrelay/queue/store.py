@@ -8,7 +8,7 @@ import redis
 from . import _scripts, codec
 from .connection import unavailable_on_error
 from .constants import Keys
-from .records import JobRecord, JobState
+from .records import JobRecord, JobState, hash_text
 from .settings import QueueSettings
 
 
@@ -257,14 +257,6 @@ class JobStore:
         fields = {**fields, "updated_at": time.time()}
         args: list[str] = []
         for field, value in fields.items():
-            if value is None:
-                text = ""
-            elif isinstance(value, bool):
-                text = "1" if value else "0"
-            elif isinstance(value, float):
-                text = repr(value)
-            else:
-                text = str(value)
-            args += [field, text]
+            args += [field, hash_text(value)]
         with unavailable_on_error():
             return int(self._update(keys=[self.keys.job(job_id)], args=args))
