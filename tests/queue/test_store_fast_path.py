@@ -1,10 +1,20 @@
-"""The one-round-trip forms the Dramatiq worker uses: claim_record and begin_attempt."""
+"""The one-round-trip calls of the Dramatiq worker: claim, start, succeed and ack."""
 
 from __future__ import annotations
 
 import time
 
-from jobrelay.queue import JobRecord, JobState, JobStore
+import dramatiq
+import redis
+from jobrelay.queue import (
+    JobRecord,
+    JobState,
+    JobStore,
+    MessageAck,
+    QueueSettings,
+    dumps,
+    make_broker,
+)
 
 
 def _record(job_id: str) -> JobRecord:
@@ -27,26 +37,104 @@ def test_claim_record_does_not_claim_a_missing_job(store: JobStore) -> None:
     assert store.owner("ghost") is None
 
 
-def test_begin_attempt_marks_running_and_returns_the_memo(store: JobStore) -> None:
-    store.create(_record("b1"))
+def test_claim_and_start_claims_marks_running_and_returns_the_memo(store: JobStore) -> None:
+    store.create(_record("b1"), pickup_deadline=time.time() + 5)
     store.save_step("b1", "load", {"x": 1})
-    memo = store.begin_attempt("b1", attempt=1, engine="dramatiq")
-    assert memo == {"load": '{"x":1}'}
+    state, owner, memo = store.claim_and_start("b1", "dramatiq", attempt=1)
+    assert (state, owner, memo) == (JobState.QUEUED, "dramatiq", {"load": '{"x":1}'})
     first = store.get("b1")
     assert first is not None
     assert (first.state, first.attempts, first.engine) == (JobState.RUNNING, 1, "dramatiq")
     assert first.started_at is not None
+    assert store.overdue(now=time.time() + 10) == [], "claimed jobs leave the pending set"
 
-    store.begin_attempt("b1", attempt=2, engine="dramatiq")
+    assert store.claim_and_start("b1", "dramatiq", attempt=2).state is JobState.RUNNING
     second = store.get("b1")
     assert second is not None and second.attempts == 2
     assert second.started_at == first.started_at, "started_at is the first attempt's"
 
 
-def test_begin_attempt_leaves_finished_and_missing_jobs_alone(store: JobStore) -> None:
-    assert store.begin_attempt("ghost", attempt=1, engine="dramatiq") is None
+def test_claim_and_start_starts_nothing_it_must_not(store: JobStore) -> None:
+    assert store.claim_and_start("ghost", "dramatiq", attempt=1) == (None, None, None)
+    assert store.owner("ghost") is None
+
     store.create(_record("f1"))
     store.finish("f1", JobState.SUCCEEDED, result=1)
-    assert store.begin_attempt("f1", attempt=2, engine="dramatiq") is None
+    assert store.claim_and_start("f1", "dramatiq", attempt=2) == (
+        JobState.SUCCEEDED,
+        "dramatiq",
+        None,
+    )
     done = store.get("f1")
     assert done is not None and done.state is JobState.SUCCEEDED and done.attempts == 0
+
+    store.create(_record("t1"))
+    assert store.claim("t1", "temporal") == "temporal"
+    assert store.claim_and_start("t1", "dramatiq", attempt=1) == (JobState.QUEUED, "temporal", None)
+    other = store.get("t1")
+    assert other is not None and other.state is JobState.QUEUED and other.engine == "temporal"
+
+    store.create(_record("x1"))
+    store.request_cancel("x1")
+    assert store.claim_and_start("x1", "dramatiq", attempt=1) == (JobState.QUEUED, "dramatiq", None)
+    cancelled = store.get("x1")
+    assert cancelled is not None and cancelled.state is JobState.QUEUED
+
+
+def test_claim_and_start_many_answers_each_job_in_order(store: JobStore) -> None:
+    for job_id in ("m1", "m2"):
+        store.create(_record(job_id))
+    store.claim("m2", "temporal")
+    replies = store.claim_and_start_many("dramatiq", [("m1", 1), ("ghost", 1), ("m2", 3)])
+    assert replies == [
+        (JobState.QUEUED, "dramatiq", {}),
+        (None, None, None),
+        (JobState.QUEUED, "temporal", None),
+    ]
+
+
+def _fetched_message(settings: QueueSettings) -> tuple[dramatiq.broker.MessageProxy, MessageAck]:
+    """A message a consumer holds unacked, as a worker holds the one it runs."""
+    broker = make_broker(settings)
+
+    @dramatiq.actor(broker=broker, queue_name="default", actor_name="fetched")
+    def fetched() -> None:
+        pass
+
+    fetched.send()
+    consumer = broker.consume("default", prefetch=1, timeout=100)
+    message = next(consumer)
+    assert message is not None
+    return message, MessageAck.of(broker, "default", message.options["redis_message_id"])
+
+
+def test_succeed_and_ack_records_the_result_and_acks_the_message(
+    store: JobStore, queue_settings: QueueSettings, redis_conn: redis.Redis
+) -> None:
+    store.create(_record("s1"), pickup_deadline=time.time() + 5)
+    store.claim_and_start("s1", "dramatiq", attempt=1)
+    _, ack = _fetched_message(queue_settings)
+    assert redis_conn.sismember(ack.acks_key, ack.message_id)
+
+    assert store.succeed_and_ack([("s1", dumps({"ok": True}), ack)]) == [True]
+
+    done = store.get("s1")
+    assert done is not None and done.state is JobState.SUCCEEDED
+    assert done.result == '{"ok":true}' and done.progress == 100
+    assert not redis_conn.sismember(ack.acks_key, ack.message_id), "message still unacked"
+    assert not redis_conn.hexists(ack.messages_key, ack.message_id), "message data left behind"
+    assert 0 < redis_conn.ttl(queue_settings.keys.job("s1")) <= store.retention_s
+
+
+def test_succeed_and_ack_acks_even_when_the_job_already_finished(
+    store: JobStore, queue_settings: QueueSettings, redis_conn: redis.Redis
+) -> None:
+    store.create(_record("s2"))
+    store.finish("s2", JobState.CANCELLED, error="stop")
+    _, ack = _fetched_message(queue_settings)
+
+    assert store.succeed_and_ack([("s2", dumps(1), ack)]) == [False]
+
+    kept = store.get("s2")
+    assert kept is not None and kept.state is JobState.CANCELLED, "the first outcome wins"
+    assert not redis_conn.sismember(ack.acks_key, ack.message_id)

@@ -89,3 +89,44 @@ def test_the_time_limit_interrupts_and_retries_then_dead_letters(
     assert record.error == "gave up after 2 attempts: interrupted: time limit exceeded"
     assert counts(job_id) == {"stall-calls": 2}
     assert [d.reason for d in adapter.dead_letters("default")] == [record.error]
+
+
+def test_a_success_is_recorded_and_its_message_acked_together(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    redis_conn: redis.Redis,
+) -> None:
+    workers(adapter, ["default"])
+    job_ids = [submit("dtest.three_steps") for _ in range(20)]
+
+    for job_id in job_ids:
+        assert wait_for(job_id, JobState.SUCCEEDED).result == '{"one":1,"two":1,"three":1}'
+    # Atomic with the outcome: no later ack to wait for.
+    namespace = adapter.broker.namespace
+    assert redis_conn.hlen(f"{namespace}:default.msgs") == 0, "message data left behind"
+    unacked = [
+        member
+        for key in redis_conn.scan_iter(f"{namespace}:__acks__.*")
+        for member in redis_conn.smembers(key)
+    ]
+    assert unacked == [], "succeeded jobs left unacked messages, which would run again"
+
+
+def test_a_result_that_is_not_json_fails_the_job_without_a_retry(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    counts: Callable[[str], dict[str, int]],
+) -> None:
+    workers(adapter, ["default"])
+    job_id = submit("dtest.opaque")
+
+    record = wait_for(job_id, JobState.FAILED)
+
+    assert record.error is not None and record.error.startswith("job returned a non-JSON value")
+    assert counts(job_id) == {"runs": 1}

@@ -1,7 +1,7 @@
 """Redis plumbing of jobrelay: connections, health, queues, job records, workers, broker."""
 
 from .breaker import BreakerState, CircuitBreaker
-from .broker import make_broker
+from .broker import MessageAck, make_broker
 from .codec import dumps, loads
 from .connection import check_redis_url, redis_client, unavailable_on_error
 from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
@@ -19,7 +19,7 @@ from .queues import QUEUES, QueueSpec, get_queue
 from .records import FINISHED_STATES, JobRecord, JobState
 from .registry import WorkerInfo, WorkerRegistry
 from .settings import QueueSettings
-from .store import JobStore
+from .store import ClaimedStart, JobStore
 
 __all__ = [
     # Settings and connections
@@ -40,6 +40,7 @@ __all__ = [
     "get_queue",
     # Records
     "JobStore",
+    "ClaimedStart",
     "JobRecord",
     "JobState",
     "FINISHED_STATES",
@@ -49,6 +50,7 @@ __all__ = [
     "WorkerRegistry",
     "WorkerInfo",
     "make_broker",
+    "MessageAck",
     # Errors
     "QueueError",
     "ConfigurationError",

@@ -57,17 +57,44 @@ return 1
 """
 )
 
-# KEYS: job, steps. ARGV: now, field/value pairs. Marks an attempt running
-# (started_at only the first time) and returns the step memo as a flat list;
-# -1 no record, 0 already finished (nothing written).
-START = (
-    _UNFINISHED_RECORD
-    + """redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-local started = redis.call('HGET', KEYS[1], 'started_at')
-if not started or started == '' then redis.call('HSET', KEYS[1], 'started_at', ARGV[1]) end
-return redis.call('HGETALL', KEYS[2])
+# KEYS: pending, then owner, job, steps of each job. ARGV: engine, now, then
+# job_id, attempt of each job. Per job, CLAIM_READ without the read; then for
+# the owner of an unfinished job nobody asked to cancel, the attempt starts
+# (state running; started_at the first time only). Per job it returns
+# {owner, state before the call, step memo pairs or false when nothing
+# started}, or an empty list (and no claim) when the job has no record.
+CLAIM_START = """
+local engine, now = ARGV[1], ARGV[2]
+local out = {}
+for i = 0, (#KEYS - 1) / 3 - 1 do
+  local owner_key, job, steps = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local job_id, attempt = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+  if redis.call('EXISTS', job) == 0 then
+    out[i + 1] = {}
+  else
+    local owner = engine
+    if redis.call('SET', owner_key, engine, 'NX') then
+      redis.call('ZREM', KEYS[1], job_id)
+      redis.call('HSET', job, 'engine', engine, 'updated_at', now)
+    else
+      owner = redis.call('GET', owner_key)
+    end
+    local memo = false
+    local st = redis.call('HGET', job, 'state')
+    local finished = st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead'
+    if owner == engine and not finished
+        and redis.call('HGET', job, 'cancel_requested') ~= '1' then
+      redis.call('HSET', job, 'state', 'running', 'attempts', attempt, 'engine', engine,
+        'wake_at', '', 'updated_at', now)
+      local started = redis.call('HGET', job, 'started_at')
+      if not started or started == '' then redis.call('HSET', job, 'started_at', now) end
+      memo = redis.call('HGETALL', steps)
+    end
+    out[i + 1] = {owner, st, memo}
+  end
+end
+return out
 """
-)
 
 # KEYS: job, owner, steps, pending. ARGV: retention_s, job_id, field/value pairs.
 FINISH = (
@@ -78,6 +105,37 @@ redis.call('ZREM', KEYS[4], ARGV[2])
 return 1
 """
 )
+
+# KEYS: pending, then job, owner, steps, acks, messages of each job. ARGV:
+# retention_s, now, then job_id, message_id, result JSON of each job.
+# FINISH as succeeded, plus an ack of the job's Dramatiq message (the layout
+# of dispatch.lua's "ack": SREM from the worker's ack set, HDEL its data)
+# whatever the record's state, so outcome and ack land together or not at
+# all. Per job: -1 no record, 0 already finished, 1 done.
+SUCCEED_ACK = """
+local retention, now = ARGV[1], ARGV[2]
+local out = {}
+for i = 0, (#KEYS - 1) / 5 - 1 do
+  local k = 2 + 5 * i
+  local job_id, message_id, result = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  if redis.call('SREM', KEYS[k + 3], message_id) > 0 then
+    redis.call('HDEL', KEYS[k + 4], message_id)
+  end
+  local st = redis.call('HGET', KEYS[k], 'state')
+  if not st then
+    out[i + 1] = -1
+  elseif st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead' then
+    out[i + 1] = 0
+  else
+    redis.call('HSET', KEYS[k], 'state', 'succeeded', 'result', result, 'progress', '100',
+      'finished_at', now, 'updated_at', now)
+    for j = 0, 2 do redis.call('EXPIRE', KEYS[k + j], retention) end
+    redis.call('ZREM', KEYS[1], job_id)
+    out[i + 1] = 1
+  end
+end
+return out
+"""
 
 # KEYS: zset. ARGV: now, limit, lease_until. Leases the due members: they
 # stay in the set, due again at lease_until unless the caller removes them.

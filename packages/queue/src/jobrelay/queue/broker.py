@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import dramatiq
 import redis
@@ -56,3 +56,24 @@ def make_broker(
         heartbeat_timeout=heartbeat_timeout_ms,
         maintenance_chance=maintenance_chance,
     )
+
+
+class MessageAck(NamedTuple):
+    """Where a worker's unacked Dramatiq message sits, so a script can ack it.
+
+    The key layout is dramatiq's ``brokers/redis/dispatch.lua``.
+    """
+
+    acks_key: str
+    messages_key: str
+    message_id: str
+
+    @classmethod
+    def of(cls, broker: RedisBroker, queue_name: str, redis_message_id: str) -> MessageAck:
+        """The ack of message ``redis_message_id``, fetched from ``queue_name`` by ``broker``."""
+        namespace = broker.namespace
+        return cls(
+            acks_key=f"{namespace}:__acks__.{broker.broker_id}.{queue_name}",
+            messages_key=f"{namespace}:{queue_name}.msgs",
+            message_id=redis_message_id,
+        )

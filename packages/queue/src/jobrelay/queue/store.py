@@ -1,15 +1,28 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import redis
 
 from . import _scripts, codec
+from .broker import MessageAck
 from .connection import unavailable_on_error
 from .constants import Keys
 from .records import JobRecord, JobState, hash_text
 from .settings import QueueSettings
+
+
+class ClaimedStart(NamedTuple):
+    """What :meth:`JobStore.claim_and_start` found and did."""
+
+    state: JobState | None
+    """The job's state before the call; None when it has no record (nothing claimed)."""
+    owner: str | None
+    """The engine that owns the job after the call."""
+    memo: dict[str, str] | None
+    """The step memo when the attempt started; None when it did not."""
 
 
 class JobStore:
@@ -29,7 +42,8 @@ class JobStore:
         self._claim_read = client.register_script(_scripts.CLAIM_READ)
         self._update = client.register_script(_scripts.UPDATE)
         self._finish = client.register_script(_scripts.FINISH)
-        self._start = client.register_script(_scripts.START)
+        self._succeed_ack = client.register_script(_scripts.SUCCEED_ACK)
+        self._claim_start = client.register_script(_scripts.CLAIM_START)
         self._lease_due = client.register_script(_scripts.LEASE_DUE)
 
     @classmethod
@@ -84,30 +98,6 @@ class JobStore:
             record_fields["started_at"] = time.time()
         return self.update(job_id, **record_fields)
 
-    def begin_attempt(self, job_id: str, *, attempt: int, engine: str) -> dict[str, str] | None:
-        """:meth:`mark_running` and :meth:`load_steps` in one round trip.
-
-        Returns the step memo, or None (nothing written) when the record is
-        missing or already finished.
-        """
-        now = repr(time.time())
-        fields = {
-            "state": JobState.RUNNING.value,
-            "attempts": str(attempt),
-            "engine": engine,
-            "wake_at": "",
-            "updated_at": now,
-        }
-        args: list[str] = [now]
-        for field, value in fields.items():
-            args += [field, value]
-        with unavailable_on_error():
-            reply = self._start(keys=[self.keys.job(job_id), self.keys.steps(job_id)], args=args)
-        if not isinstance(reply, list):
-            return None
-        flat = [codec.text(item) for item in reply]
-        return dict(zip(flat[::2], flat[1::2], strict=True))
-
     def mark_sleeping(self, job_id: str, *, wake_at: float) -> bool:
         """Note that the job waits until ``wake_at`` (epoch seconds)."""
         return self.update(job_id, state=JobState.SLEEPING, wake_at=wake_at)
@@ -159,6 +149,30 @@ class JobStore:
         with unavailable_on_error():
             return bool(self._finish(keys=keys, args=args) == 1)
 
+    def succeed_and_ack(self, outcomes: Sequence[tuple[str, str, MessageAck]]) -> list[bool]:
+        """For each ``(job_id, result_json, ack)``: succeed the job and ack its message.
+
+        ``result_json`` is the result encoded with :func:`dumps`. Each job's
+        outcome and ack are atomic, and all go in one round trip. The message
+        is acked even when the job had finished already; the job's result is
+        then left as it was (False in its place).
+        """
+        keys = [self.keys.pending]
+        now = repr(time.time())
+        args = [str(self.retention_s), now]
+        for job_id, result_json, ack in outcomes:
+            keys += [
+                self.keys.job(job_id),
+                self.keys.owner(job_id),
+                self.keys.steps(job_id),
+                ack.acks_key,
+                ack.messages_key,
+            ]
+            args += [job_id, ack.message_id, result_json]
+        with unavailable_on_error():
+            replies = self._succeed_ack(keys=keys, args=args)
+        return [reply == 1 for reply in replies]
+
     # -- ownership ----------------------------------------------------------
 
     def claim(self, job_id: str, engine: str) -> str:
@@ -184,6 +198,27 @@ class JobStore:
         flat = [codec.text(item) for item in reply]
         record = JobRecord.from_hash(dict(zip(flat[1::2], flat[2::2], strict=True)))
         return record, flat[0]
+
+    def claim_and_start(self, job_id: str, engine: str, *, attempt: int) -> ClaimedStart:
+        """:meth:`claim` a job that has a record, then start attempt ``attempt``, atomically.
+
+        The attempt starts (state running, step memo returned) only when
+        ``engine`` owns the job, it has not finished and no cancel was asked for.
+        """
+        return self.claim_and_start_many(engine, [(job_id, attempt)])[0]
+
+    def claim_and_start_many(
+        self, engine: str, attempts: Sequence[tuple[str, int]]
+    ) -> list[ClaimedStart]:
+        """:meth:`claim_and_start` for each ``(job_id, attempt)``, all in one round trip."""
+        keys = [self.keys.pending]
+        args = [engine, repr(time.time())]
+        for job_id, attempt in attempts:
+            keys += [self.keys.owner(job_id), self.keys.job(job_id), self.keys.steps(job_id)]
+            args += [job_id, str(attempt)]
+        with unavailable_on_error():
+            replies = self._claim_start(keys=keys, args=args)
+        return [_claimed_start(reply) for reply in replies]
 
     def owner(self, job_id: str) -> str | None:
         """The engine that owns ``job_id``, or None while unclaimed."""
@@ -260,3 +295,20 @@ class JobStore:
             args += [field, hash_text(value)]
         with unavailable_on_error():
             return int(self._update(keys=[self.keys.job(job_id)], args=args))
+
+
+def _claimed_start(reply: list[Any]) -> ClaimedStart:
+    if not reply:
+        return ClaimedStart(None, None, None)
+    owner, state, memo = reply
+    return ClaimedStart(
+        JobState(codec.text(state)),
+        codec.text(owner),
+        _pairs(memo) if isinstance(memo, list) else None,
+    )
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    """A field/value list from a script reply as a dict of text."""
+    items = [codec.text(item) for item in flat]
+    return dict(zip(items[::2], items[1::2], strict=True))

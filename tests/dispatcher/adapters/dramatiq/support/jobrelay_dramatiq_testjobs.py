@@ -117,3 +117,9 @@ async def stall(job_id: str, seconds: float) -> None:
 @job("dtest.slow", queue="default", retries=1, min_backoff_s=0.05, time_limit_s=0.3)
 async def slow(ctx: JobContext, data: Probe) -> None:
     await ctx.run("stall", stall, ctx.job_id, 30.0)
+
+
+@job("dtest.opaque", queue="default", retries=3)
+async def opaque(ctx: JobContext, data: Probe) -> object:
+    count(ctx.job_id, "runs")
+    return object()

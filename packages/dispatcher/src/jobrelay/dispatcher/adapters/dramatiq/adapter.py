@@ -21,7 +21,7 @@ from jobrelay.queue import (
 )
 
 from ..base import EngineJob
-from .consumer import install_poison_guard
+from .consumer import install_consumer
 from .deadletter import DeadLetter, read_dead_letters
 from .messages import JobMessage, actor_name, message_options, policy_options, queue_policy
 from .runner import JobRunner
@@ -34,7 +34,7 @@ WAKEUP_DELAY_S = 60.0
 
 
 class DramatiqAdapter:
-    """Runs jobrelay jobs on Dramatiq: one async actor per queue on ``broker``.
+    """Runs jobrelay jobs on Dramatiq: one actor per queue on ``broker``.
 
     ``clock`` (epoch seconds) decides when sleeps and long delays are due;
     sleeps shorter than ``sleep_threshold_s`` wait in the worker, longer ones
@@ -56,15 +56,15 @@ class DramatiqAdapter:
         self._clock = clock
         self._runner = JobRunner(broker, store, clock=clock, sleep_threshold_s=sleep_threshold_s)
         self._actors = {name: self._declare(spec) for name, spec in QUEUES.items()}
-        install_poison_guard(broker)
+        install_consumer(broker, store)
         self._boot_lock = threading.Lock()
         self._booted = False
 
     def _declare(self, spec: QueueSpec) -> dramatiq.Actor[..., Any]:
         runner = self._runner
 
-        async def run_job(*args: Any, **kwargs: Any) -> None:
-            await runner.handle(args, kwargs)
+        def run_job(*args: Any, **kwargs: Any) -> None:
+            runner.handle(args, kwargs)
 
         declare = dramatiq.actor(
             broker=self.broker,

@@ -1,27 +1,93 @@
-"""A Redis consumer that dead-letters undecodable messages instead of stalling.
+"""The Redis consumer of jobrelay workers: poison messages and acks that carry outcomes.
 
 Dramatiq's own consumer lets a decode error escape: the consumer thread
 restarts, the bad message stays in this worker's unacked set for as long as
 the worker lives (and goes to the next worker after that), and the other
-prefetched messages in memory are stranded with it.
+prefetched messages in memory are stranded with it. This one dead-letters it.
+
+A job's success is written by the ack of its message, in one script: no
+window in which a worker that dies between the two leaves a finished job's
+message to run again, or an acked message whose job never finished. Acks
+from the worker threads go to Redis together (group commit).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.errors import DecodeError
+from dramatiq.errors import ConnectionClosed, DecodeError
+from jobrelay.queue import JobState, JobStore, MessageAck, RedisUnavailable
 
 from .deadletter import dead_letter_raw
+from .group_commit import GroupCommit
 
 logger = logging.getLogger("jobrelay.dramatiq")
 
+_OUTCOME_ATTR = "_jobrelay_success"
 
-class PoisonSafeConsumer(_RedisConsumer):
-    """Like the broker's consumer, but an undecodable message goes to the DLQ."""
+
+@dataclass(frozen=True)
+class _Success:
+    job_id: str
+    result: Any
+    result_json: str
+
+
+def succeed_on_ack(message: MessageProxy, job_id: str, result: Any, result_json: str) -> None:
+    """Have the ack of ``message`` also record ``job_id`` as succeeded.
+
+    ``result_json`` is ``result`` encoded with ``jobrelay.queue.dumps``.
+    """
+    setattr(message, _OUTCOME_ATTR, _Success(job_id, result, result_json))
+
+
+def _success_of(message: MessageProxy) -> _Success | None:
+    # MessageProxy forwards unknown attributes to the message, which raises.
+    return message.__dict__.get(_OUTCOME_ATTR)
+
+
+class JobConsumer(_RedisConsumer):
+    """The broker's consumer, plus a DLQ for undecodable messages and outcome-carrying acks."""
+
+    def __init__(
+        self,
+        broker: RedisBroker,
+        store: JobStore,
+        succeed_and_ack: GroupCommit[tuple[str, str, MessageAck], bool],
+        queue_name: str,
+        prefetch: int,
+        timeout: int,
+    ) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        self._store = store
+        self._succeed_and_ack = succeed_and_ack
+
+    def ack(self, message: MessageProxy) -> None:
+        success = _success_of(message)
+        if success is None:
+            super().ack(message)  # type: ignore[no-untyped-call]
+            return
+        ack = MessageAck.of(self.broker, self.queue_name, message.options["redis_message_id"])
+        try:
+            self._succeed_and_ack((success.job_id, success.result_json, ack))
+        except RedisUnavailable as exc:
+            # Dramatiq retries an ack that hit a connection error until it lands.
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        self.queued_message_ids.discard(message.message_id)
+
+    def nack(self, message: MessageProxy) -> None:
+        success = _success_of(message)
+        if success is not None:
+            # Something after the job failed the message; the job still succeeded.
+            try:
+                self._store.finish(success.job_id, JobState.SUCCEEDED, result=success.result)
+            except RedisUnavailable as exc:
+                raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        super().nack(message)  # type: ignore[no-untyped-call]
 
     def __next__(self) -> MessageProxy | None:
         while True:
@@ -36,11 +102,13 @@ class PoisonSafeConsumer(_RedisConsumer):
                     )
 
 
-def install_poison_guard(broker: RedisBroker) -> None:
-    """Make ``broker`` hand out :class:`PoisonSafeConsumer`s to its workers."""
+def install_consumer(broker: RedisBroker, store: JobStore) -> None:
+    """Make ``broker`` hand out :class:`JobConsumer`s (writing to ``store``) to its workers."""
+
+    succeed_and_ack = GroupCommit(store.succeed_and_ack)
 
     def consume(queue_name: str, prefetch: int = 1, timeout: int = 5000, **_: Any) -> Consumer:
-        return PoisonSafeConsumer(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        return JobConsumer(broker, store, succeed_and_ack, queue_name, prefetch, timeout)
 
     # RedisBroker has no consumer-class setting; an instance attribute is the
     # narrowest way to swap it for this broker only.

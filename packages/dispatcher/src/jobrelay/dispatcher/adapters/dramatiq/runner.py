@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from dramatiq import Retry
+from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, Interrupt
 from jobrelay.job_engine import (
     InvalidPayload,
     JobCancelled,
@@ -22,13 +23,18 @@ from jobrelay.job_engine import (
     get_job,
     run_failure_hook,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore
+from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, dumps
+from pydantic_core import PydanticSerializationError
 
+from .consumer import succeed_on_ack
 from .context import DramatiqContext, SleepParked
 from .deadletter import dead_letter
+from .group_commit import GroupCommit
 from .messages import JobMessage, attempt_of, parked_copy, policy_from_options
 
 logger = logging.getLogger("jobrelay.dramatiq")
+
+T = TypeVar("T")
 
 
 def _describe(exc: BaseException) -> str:
@@ -36,7 +42,13 @@ def _describe(exc: BaseException) -> str:
 
 
 class JobRunner:
-    """Runs the messages of every jobrelay actor on one broker."""
+    """Runs the messages of every jobrelay actor on one broker.
+
+    :meth:`handle` runs on a Dramatiq worker thread and makes the record's
+    Redis calls there, where the worker threads wait on Redis side by side;
+    only the job body goes to the process's event loop. Made on the loop,
+    every job's round trips would queue behind each other on its one thread.
+    """
 
     def __init__(
         self,
@@ -50,8 +62,9 @@ class JobRunner:
         self._store = store
         self._clock = clock
         self._sleep_threshold_s = sleep_threshold_s
+        self._claim_and_start = GroupCommit(partial(store.claim_and_start_many, ENGINE_DRAMATIQ))
 
-    async def handle(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def handle(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Process the current message; raising ``Retry`` asks for another attempt."""
         message = cast(MessageProxy | None, CurrentMessage.get_current_message())
         if message is None:
@@ -62,49 +75,64 @@ class JobRunner:
             dead_letter(self._broker, message, str(exc))
             return
         job_id = envelope.job_id
-        # Read and claim in one round trip: the event loop runs every job's Redis calls.
-        record, owner = self._store.claim_record(job_id, ENGINE_DRAMATIQ)
-        if record is None:
-            # Without a record there is nowhere to put a result, and a message
-            # outliving its record's retention most likely ran long ago.
-            dead_letter(self._broker, message, f"no record for job {job_id}")
-            return
-        if owner != ENGINE_DRAMATIQ:
-            logger.info("job %s is owned by %s; dropping its Dramatiq message", job_id, owner)
-            return
-        if record.state.finished:
-            logger.info("job %s already %s; dropping a duplicate delivery", job_id, record.state)
-            return
         try:
             definition = get_job(envelope.name)
             payload = definition.parse_payload(envelope.payload)
         except (UnknownJob, InvalidPayload) as exc:
-            self._store.finish(job_id, JobState.DEAD, error=str(exc))
-            dead_letter(self._broker, message, str(exc))
+            # Claimed but never started: a job that cannot run is not "running".
+            record, owner = self._store.claim_record(job_id, ENGINE_DRAMATIQ)
+            state = record.state if record is not None else None
+            if self._ours_to_run(message, job_id, state, owner):
+                self._store.finish(job_id, JobState.DEAD, error=str(exc))
+                dead_letter(self._broker, message, str(exc))
             return
-        if record.cancel_requested:
+        attempt = attempt_of(message.options)
+        state, owner, memo = self._claim_and_start((job_id, attempt))
+        if not self._ours_to_run(message, job_id, state, owner):
+            return
+        if memo is None:
+            # Ours and unfinished, yet not started: someone asked to cancel it.
             self._store.finish(job_id, JobState.CANCELLED, error="cancelled before it started")
             return
-        await self._run(message, definition, job_id, payload)
+        self._run(message, definition, job_id, attempt, payload, memo)
 
-    async def _run(
-        self, message: MessageProxy, definition: JobDefinition, job_id: str, payload: Any
+    def _ours_to_run(
+        self, message: MessageProxy, job_id: str, state: JobState | None, owner: str | None
+    ) -> bool:
+        if state is None:
+            # Without a record there is nowhere to put a result, and a message
+            # outliving its record's retention most likely ran long ago.
+            dead_letter(self._broker, message, f"no record for job {job_id}")
+            return False
+        if owner != ENGINE_DRAMATIQ:
+            logger.info("job %s is owned by %s; dropping its Dramatiq message", job_id, owner)
+            return False
+        if state.finished:
+            logger.info("job %s already %s; dropping a duplicate delivery", job_id, state)
+            return False
+        return True
+
+    def _run(
+        self,
+        message: MessageProxy,
+        definition: JobDefinition,
+        job_id: str,
+        attempt: int,
+        payload: Any,
+        memo: dict[str, str],
     ) -> None:
-        attempt = attempt_of(message.options)
         actor = self._broker.get_actor(message.actor_name)
         policy = policy_from_options(message.options, actor.options)
-        # One round trip for both: the event loop runs every job's Redis calls.
-        memo = self._store.begin_attempt(job_id, attempt=attempt, engine=ENGINE_DRAMATIQ)
         ctx = DramatiqContext(
             job_id,
             attempt,
             store=self._store,
-            memo=memo if memo is not None else self._store.load_steps(job_id),
+            memo=memo,
             clock=self._clock,
             sleep_threshold_s=self._sleep_threshold_s,
         )
         try:
-            result = await execute(definition, ctx, payload)
+            result = _on_loop(execute(definition, ctx, payload))
         except SleepParked as parked:
             # Ends the attempt (the message is acked) without costing a retry:
             # the parked copy keeps its retry count and comes back when due.
@@ -117,19 +145,30 @@ class JobRunner:
         except JobCancelled as exc:
             self._store.finish(job_id, JobState.CANCELLED, error=str(exc))
         except PermanentError as exc:
-            await self._failure_hook(definition, ctx, _describe(exc))
+            self._failure_hook(definition, ctx, _describe(exc))
             self._store.finish(job_id, JobState.FAILED, error=_describe(exc))
-        except asyncio.CancelledError:
-            # Dramatiq's time limit interrupts the worker thread, which cancels
-            # this coroutine; its Retries middleware then retries or dead-letters.
+        except Interrupt:
+            # Dramatiq's time limit interrupts the worker thread (and cancels
+            # the job body on the loop); its Retries middleware then retries
+            # or dead-letters.
             self._interrupted(message, job_id, attempt, policy)
             raise
         except Exception as exc:
-            await self._failed(message, definition, ctx, exc, policy)
+            self._failed(message, definition, ctx, exc, policy)
         else:
-            self._store.finish(job_id, JobState.SUCCEEDED, result=result)
+            self._succeeded(message, job_id, result)
 
-    async def _failed(
+    def _succeeded(self, message: MessageProxy, job_id: str, result: Any) -> None:
+        try:
+            result_json = dumps(result)
+        except PydanticSerializationError as exc:
+            # Retrying would run the whole job again and fail the same way.
+            error = f"job returned a non-JSON value: {exc}"
+            self._store.finish(job_id, JobState.FAILED, error=error)
+            return
+        succeed_on_ack(message, job_id, result, result_json)
+
+    def _failed(
         self,
         message: MessageProxy,
         definition: JobDefinition,
@@ -141,7 +180,7 @@ class JobRunner:
         if ctx.attempt >= policy.max_attempts:
             reason = f"gave up after {ctx.attempt} attempts: {error}"
             logger.error("job %s: %s", ctx.job_id, reason)
-            await self._failure_hook(definition, ctx, reason)
+            self._failure_hook(definition, ctx, reason)
             self._store.finish(ctx.job_id, JobState.DEAD, error=reason)
             dead_letter(self._broker, message, reason)
             return
@@ -169,10 +208,16 @@ class JobRunner:
         else:
             self._store.update(job_id, state=JobState.QUEUED, error=error)
 
-    async def _failure_hook(
-        self, definition: JobDefinition, ctx: DramatiqContext, error: str
-    ) -> None:
+    def _failure_hook(self, definition: JobDefinition, ctx: DramatiqContext, error: str) -> None:
         try:
-            await run_failure_hook(definition, ctx, error)
+            _on_loop(run_failure_hook(definition, ctx, error))
         except Exception:
             logger.exception("on_failure hook of job %s failed", ctx.job_id)
+
+
+def _on_loop(coro: Awaitable[T]) -> T:
+    """Run ``coro`` on Dramatiq's event loop thread and wait for it, interruptibly."""
+    loop_thread = get_event_loop_thread()
+    if loop_thread is None:
+        raise RuntimeError("no event loop thread: the broker lacks AsyncIO middleware")
+    return loop_thread.run_coroutine(coro)

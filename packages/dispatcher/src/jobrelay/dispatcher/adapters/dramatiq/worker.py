@@ -20,7 +20,7 @@ def start_worker(
     """Start an in-process Dramatiq worker on ``queues`` (all when None); stop it with ``.stop()``.
 
     ``threads`` defaults to the sum of the queues' concurrency. Dramatiq keeps
-    one event loop per process for async actors, so run one worker per process.
+    one event loop per process, where job bodies run, so run one worker per process.
     """
     names = [get_queue(q).name for q in (queues if queues is not None else QUEUES)]
     count = threads if threads is not None else sum(get_queue(q).concurrency for q in names)
