@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 
 import pytest
 import redis
+from jobrelay.devservers import RedisServer
 from jobrelay.dispatcher.adapters.temporal import STATUS_QUERY, TemporalAdapter, WorkflowStatus
-from jobrelay.queue import JobState, JobStore, QueueSettings
+from jobrelay.dispatcher.adapters.temporal.models import RECORD_ACTIVITY
+from jobrelay.queue import JobState, JobStore, QueueSettings, redis_client
 from temporal_adapter_support import (
     StartWorker,
     engine_job,
@@ -111,3 +115,37 @@ async def test_a_redis_cancel_request_stops_the_job_at_its_next_step(
     assert status is not None and status["state"] == "cancelled"
     record = store.get(job.job_id)
     assert record is not None and record.state is JobState.CANCELLED
+
+
+async def test_a_cancel_while_the_record_is_being_written_still_cancels_the_job(
+    client: Client,
+    adapter: TemporalAdapter,
+    start_worker: StartWorker,
+    own_redis: RedisServer,
+    prefix: str,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    # The job's record lives on a Redis this test freezes, so the write before
+    # the job's sleep hangs (until the client's timeout) while the cancel arrives.
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    store = JobStore.from_settings(redis_client(settings), settings)
+    await start_worker(settings, store, queue="scheduled")
+    job = engine_job("trt.nap_after_release", probe, queue="scheduled")
+    await TemporalAdapter(client, settings).start(job)
+    await wait_until(lambda: effects().get("wait") == 1, what="the blocking step to start")
+    wf = handle(client, job.job_id)
+
+    async def writing_the_record() -> bool:
+        pending = (await wf.describe()).raw_description.pending_activities
+        return any(a.activity_type.name == RECORD_ACTIVITY for a in pending)
+
+    os.kill(own_redis.pid, signal.SIGSTOP)
+    try:
+        release(probe)
+        await wait_until(writing_the_record, what="the record write before the sleep")
+        await wf.cancel()
+        # Swallowed with the failed write, the cancel would leave it asleep for an hour.
+        await wait_for_status(wf, WorkflowExecutionStatus.CANCELED)
+    finally:
+        os.kill(own_redis.pid, signal.SIGCONT)

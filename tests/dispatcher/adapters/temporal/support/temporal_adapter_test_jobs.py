@@ -165,3 +165,10 @@ async def blocker(ctx: JobContext, data: Probe) -> Counts:
     done = await ctx.run("done", bump, data, "done")
     ctx.progress(90, "released")
     return Counts(values=[waited, done])
+
+
+@job("trt.nap_after_release", queue="scheduled")
+async def nap_after_release(ctx: JobContext, data: Probe) -> int:
+    waited = await ctx.run("wait", wait_for_release, data, "wait")
+    await ctx.sleep("nap", timedelta(hours=1))
+    return waited

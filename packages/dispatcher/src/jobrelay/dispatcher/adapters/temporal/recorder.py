@@ -7,12 +7,13 @@ through the record activity before a sleep and at the end).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from jobrelay.queue import ENGINE_DRAMATIQ
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 from .models import (
     RECORD_ACTIVITY,
@@ -111,9 +112,14 @@ class Recorder:
         if not self.tracked:
             return
         update, ensure = self.outgoing()
-        await self._record(
-            RecordInput(job_id=self.job.job_id, update=update, ensure=ensure, finish=finish)
-        )
+        record = RecordInput(job_id=self.job.job_id, update=update, ensure=ensure, finish=finish)
+        try:
+            await self._record(record)
+        except asyncio.CancelledError:
+            # The outcome is decided; a cancel that arrives while it is being
+            # written must not lose the write. Temporal delivers a cancel
+            # request once, so this second try is not cancelled again.
+            await self._record(record)
 
     async def _record(self, record: RecordInput) -> RecordOutput | None:
         try:
@@ -126,6 +132,10 @@ class Recorder:
                 summary="record" if record.finish is None else f"record {record.finish.state}",
             )
         except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                # The workflow was cancelled while it waited: that is the
+                # job's cancel, not a failed write, and must reach the job.
+                raise asyncio.CancelledError(str(exc)) from exc
             workflow.logger.warning("could not update the Redis record: %s", exc.cause or exc)
             return None
         return out
