@@ -7,6 +7,8 @@ worker start, with every message already queued, until the last one is
 processed. Rounds alternate between the two so machine noise hits both.
 
     uv run python bench/worker_bench.py [--jobs 3000] [--threads 8] [--rounds 5]
+
+Results and the machine they were measured on: bench/RESULTS.md.
 """
 
 from __future__ import annotations
