@@ -48,6 +48,9 @@ class JobRunner:
     Redis calls there, where the worker threads wait on Redis side by side;
     only the job body goes to the process's event loop. Made on the loop,
     every job's round trips would queue behind each other on its one thread.
+    A job costs two round trips, each shared with the jobs of other threads
+    that call at the same time: claim-and-start here, and succeed-and-ack in
+    ``JobConsumer.ack``.
     """
 
     def __init__(
