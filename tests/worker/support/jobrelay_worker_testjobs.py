@@ -95,3 +95,13 @@ async def napper(ctx: JobContext, data: Work) -> str:
     await ctx.sleep("nap", data.seconds)
     await ctx.run("after", mark, data.key, "after")
     return "rested"
+
+
+def refuse(key: str) -> int:
+    mark(key, "refused")
+    raise RuntimeError("refused on purpose")
+
+
+@job("wrk.refuser", queue="default", retries=1, min_backoff_s=0.05, max_backoff_s=0.05)
+async def refuser(ctx: JobContext, data: Work) -> None:
+    await ctx.run("refuse", refuse, data.key)

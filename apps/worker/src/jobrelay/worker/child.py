@@ -21,6 +21,7 @@ from jobrelay.queue import (
 from .drain import drain
 from .identity import worker_info
 from .maintenance import beat_and_maintain
+from .metrics import JobMetrics
 from .periodic import Periodic
 from .settings import WorkerSettings
 from .signals import StopSignals
@@ -51,6 +52,8 @@ def serve_queue(
     )
     stats = WorkerStats()
     broker.add_middleware(stats)
+    if worker_settings.metrics_port is not None:
+        broker.add_middleware(JobMetrics())
     adapter = DramatiqAdapter(broker, JobStore.from_settings(client, settings), settings)
     worker = start_worker(
         adapter, [spec.name], threads=threads, worker_timeout_ms=worker_settings.worker_timeout_ms

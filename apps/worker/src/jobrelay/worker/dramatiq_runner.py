@@ -11,6 +11,7 @@ from jobrelay.dispatcher import DispatcherSettings
 from jobrelay.job_engine import JobEngineSettings, discover_jobs
 from jobrelay.queue import QueueSettings
 
+from . import metrics
 from .child import serve_queue
 from .procs import ChildProcess, can_fork, exec_child, fork_child
 from .reconcile import run_reconciler
@@ -33,6 +34,8 @@ def run_dramatiq(
     queue_settings: QueueSettings,
 ) -> int:
     """Start, supervise and finally stop the workers of ``queues``; returns the exit code."""
+    if settings.metrics_port is not None:
+        metrics.prepare_multiprocess()
     # Imported before forking, so each child starts with every job loaded.
     discover_jobs(JobEngineSettings().job_modules)
 
@@ -61,7 +64,15 @@ def run_dramatiq(
             )
         )
     supervisor = Supervisor(
-        queues, settings, prefix=queue_settings.prefix, launch=launch, background=background
+        queues,
+        settings,
+        prefix=queue_settings.prefix,
+        launch=launch,
+        background=background,
+        reaped=metrics.process_exited if settings.metrics_port is not None else None,
     )
     supervisor.boot()
+    if settings.metrics_port is not None:
+        # Only after boot has forked the children: forking a threaded process is unsafe.
+        metrics.serve(settings.metrics_port)
     return asyncio.run(supervisor.run())

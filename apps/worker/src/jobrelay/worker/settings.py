@@ -57,6 +57,10 @@ class WorkerSettings(BaseSettings):
     max_restart_backoff_s: float = Field(
         30.0, gt=0, validation_alias=_env("WORKER_MAX_RESTART_BACKOFF_S", "max_restart_backoff_s")
     )
+    # Off unless set: the supervisor serves Prometheus metrics on this port.
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, validation_alias=_env("WORKER_METRICS_PORT", "metrics_port")
+    )
     log_level: str = Field("INFO", validation_alias=_env("WORKER_LOG_LEVEL", "log_level"))
     status_dir: Path = Field(
         Path("/tmp/jobrelay-worker"), validation_alias=_env("WORKER_STATUS_DIR", "status_dir")

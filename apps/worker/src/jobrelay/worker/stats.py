@@ -5,10 +5,11 @@ from typing import Any
 
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
+from jobrelay.dispatcher.adapters.dramatiq import Outcome, outcome_of
 
 
 class WorkerStats(Middleware):
-    """Counts finished messages and remembers which ones are being processed.
+    """Counts succeeded and failed jobs and remembers which messages are being processed.
 
     The in-flight set lets a forced shutdown hand unfinished messages back
     to the queue at once instead of leaving them to the broker's heartbeat
@@ -35,9 +36,10 @@ class WorkerStats(Middleware):
     ) -> None:
         with self._lock:
             self._in_flight.pop(_key(message), None)
-            if exception is None:
+            outcome = ended(message, exception)
+            if outcome is Outcome.SUCCEEDED:
                 self.done += 1
-            else:
+            elif outcome.is_failure:
                 self.failed += 1
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
@@ -58,3 +60,11 @@ class WorkerStats(Middleware):
 def _key(message: MessageProxy) -> str:
     # Each delivery has its own redis_message_id; retries get a new one.
     return str(message.options.get("redis_message_id") or message.message_id)
+
+
+def ended(message: MessageProxy, exception: BaseException | None) -> Outcome:
+    """How a delivery ended: as the adapter settled it, else by whether it raised."""
+    settled = outcome_of(message)
+    if settled is not None:
+        return settled
+    return Outcome.SUCCEEDED if exception is None else Outcome.RETRYING

@@ -54,12 +54,14 @@ class Supervisor:
         prefix: str,
         launch: Launch,
         background: list[Background] | None = None,
+        reaped: Callable[[int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.prefix = prefix
         self.children = [Child(q, new_worker_id(q)) for q in queues]
         self._launch = launch
         self._background = background or []
+        self._reaped = reaped
         self._stopping = asyncio.Event()
         self._signals = 0
 
@@ -138,6 +140,8 @@ class Supervisor:
         code = child.proc.poll()
         if code is None:
             return
+        if self._reaped is not None:
+            self._reaped(child.proc.pid)
         child.exit_codes.append(code)
         child.proc = None
         if self._stopping.is_set():

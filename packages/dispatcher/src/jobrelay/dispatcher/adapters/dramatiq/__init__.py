@@ -4,6 +4,7 @@ from .adapter import WAKEUP_DELAY_S, DramatiqAdapter
 from .context import DramatiqContext
 from .deadletter import DeadLetter
 from .messages import JobMessage, actor_name
+from .outcomes import Outcome, outcome_of
 from .worker import start_worker
 
 __all__ = [
@@ -13,5 +14,7 @@ __all__ = [
     "DeadLetter",
     "JobMessage",
     "actor_name",
+    "Outcome",
+    "outcome_of",
     "WAKEUP_DELAY_S",
 ]

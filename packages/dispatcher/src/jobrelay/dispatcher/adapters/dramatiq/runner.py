@@ -31,6 +31,7 @@ from .context import DramatiqContext, SleepParked
 from .deadletter import dead_letter
 from .group_commit import GroupCommit
 from .messages import JobMessage, attempt_of, parked_copy, policy_from_options
+from .outcomes import Outcome, settle
 
 logger = logging.getLogger("jobrelay.dramatiq")
 
@@ -75,6 +76,7 @@ class JobRunner:
         try:
             envelope = JobMessage.from_args(args, kwargs)
         except ValueError as exc:
+            settle(message, Outcome.DEAD)
             dead_letter(self._broker, message, str(exc))
             return
         job_id = envelope.job_id
@@ -86,6 +88,7 @@ class JobRunner:
             record, owner = self._store.claim_record(job_id, ENGINE_DRAMATIQ)
             state = record.state if record is not None else None
             if self._ours_to_run(message, job_id, state, owner):
+                settle(message, Outcome.DEAD)
                 self._store.finish(job_id, JobState.DEAD, error=str(exc))
                 dead_letter(self._broker, message, str(exc))
             return
@@ -95,6 +98,7 @@ class JobRunner:
             return
         if memo is None:
             # Ours and unfinished, yet not started: someone asked to cancel it.
+            settle(message, Outcome.CANCELLED)
             self._store.finish(job_id, JobState.CANCELLED, error="cancelled before it started")
             return
         self._run(message, definition, job_id, attempt, payload, memo)
@@ -105,12 +109,15 @@ class JobRunner:
         if state is None:
             # Without a record there is nowhere to put a result, and a message
             # outliving its record's retention most likely ran long ago.
+            settle(message, Outcome.DEAD)
             dead_letter(self._broker, message, f"no record for job {job_id}")
             return False
         if owner != ENGINE_DRAMATIQ:
+            settle(message, Outcome.DROPPED)
             logger.info("job %s is owned by %s; dropping its Dramatiq message", job_id, owner)
             return False
         if state.finished:
+            settle(message, Outcome.DROPPED)
             logger.info("job %s already %s; dropping a duplicate delivery", job_id, state)
             return False
         return True
@@ -144,10 +151,13 @@ class JobRunner:
             self._store.mark_sleeping(job_id, wake_at=parked.wake_at)
             member = parked_copy(message).encode().decode()
             self._store.schedule_wakeup(member, parked.wake_at)
+            settle(message, Outcome.SLEEPING)
             logger.info("job %s sleeps until %s", job_id, parked.wake_at)
         except JobCancelled as exc:
+            settle(message, Outcome.CANCELLED)
             self._store.finish(job_id, JobState.CANCELLED, error=str(exc))
         except PermanentError as exc:
+            settle(message, Outcome.FAILED)
             self._failure_hook(definition, ctx, _describe(exc))
             self._store.finish(job_id, JobState.FAILED, error=_describe(exc))
         except Interrupt:
@@ -167,8 +177,10 @@ class JobRunner:
         except PydanticSerializationError as exc:
             # Retrying would run the whole job again and fail the same way.
             error = f"job returned a non-JSON value: {exc}"
+            settle(message, Outcome.FAILED)
             self._store.finish(job_id, JobState.FAILED, error=error)
             return
+        settle(message, Outcome.SUCCEEDED)
         succeed_on_ack(message, job_id, result, result_json)
 
     def _failed(
@@ -183,6 +195,7 @@ class JobRunner:
         if ctx.attempt >= policy.max_attempts:
             reason = f"gave up after {ctx.attempt} attempts: {error}"
             logger.error("job %s: %s", ctx.job_id, reason)
+            settle(message, Outcome.DEAD)
             self._failure_hook(definition, ctx, reason)
             self._store.finish(ctx.job_id, JobState.DEAD, error=reason)
             dead_letter(self._broker, message, reason)
@@ -191,6 +204,7 @@ class JobRunner:
         # it in the message), but the delay is ours: the job's RetryPolicy, so a
         # job backs off the same on Dramatiq as on Temporal.
         delay_s = policy.backoff_s(ctx.attempt)
+        settle(message, Outcome.RETRYING)
         logger.warning("job %s attempt %d failed: %s", ctx.job_id, ctx.attempt, error)
         self._store.update(
             ctx.job_id,
@@ -206,9 +220,11 @@ class JobRunner:
         error = "interrupted: time limit exceeded"
         if attempt >= policy.max_attempts:
             reason = f"gave up after {attempt} attempts: {error}"
+            settle(message, Outcome.DEAD)
             self._store.finish(job_id, JobState.DEAD, error=reason)
             dead_letter(self._broker, message, reason)
         else:
+            settle(message, Outcome.RETRYING)
             self._store.update(job_id, state=JobState.QUEUED, error=error)
 
     def _failure_hook(self, definition: JobDefinition, ctx: DramatiqContext, error: str) -> None:
