@@ -11,7 +11,7 @@ import pytest
 import redis
 from jobrelay.devservers import TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
-from jobrelay.queue import JobStore, QueueSettings
+from jobrelay.queue import ENGINE_TEMPORAL, JobStore, QueueSettings, WorkerRegistry
 
 from .conftest import WorkerProc, counter, finished, wait_for
 from .test_check import check
@@ -47,9 +47,15 @@ async def test_temporal_worker_runs_fallback_jobs_and_drains_on_sigterm(
     to_temporal: Dispatcher,
     redis_conn: redis.Redis,
     store: JobStore,
+    registry: WorkerRegistry,
 ) -> None:
     worker = _start(spawn, temporal_env)
     assert check(temporal_env)[0] == 0
+    [listed] = wait_for(
+        lambda: registry.live_workers("default", (ENGINE_TEMPORAL,)), 5, "a Temporal heartbeat"
+    )
+    assert (listed.engine, listed.queues, listed.pid) == (ENGINE_TEMPORAL, ["default"], worker.pid)
+    assert registry.live_count("default") == 0, "a Temporal worker cannot take Dramatiq messages"
 
     quick = f"wrk:{uuid.uuid4().hex[:8]}"
     receipt = await to_temporal.dispatch("wrk.three_steps", {"key": quick, "seconds": 0.1})
@@ -67,6 +73,7 @@ async def test_temporal_worker_runs_fallback_jobs_and_drains_on_sigterm(
     # Drained: the running step finished instead of being cancelled.
     assert counter(redis_conn, f"{slow}:slow_done") == 1
     assert check(temporal_env)[0] == 1
+    assert registry.live_workers("default", (ENGINE_TEMPORAL,)) == [], "left the registry"
 
     # The rest of the job runs on the next worker; no step runs twice.
     _start(spawn, temporal_env)

@@ -12,9 +12,18 @@ from datetime import timedelta
 from jobrelay.dispatcher import DispatcherSettings
 from jobrelay.dispatcher.adapters.temporal import TemporalUnavailable, connect, make_worker
 from jobrelay.job_engine import JobEngineSettings
-from jobrelay.queue import JobStore, QueueSettings, redis_client
+from jobrelay.queue import (
+    ENGINE_TEMPORAL,
+    JobStore,
+    QueueSettings,
+    RedisUnavailable,
+    WorkerInfo,
+    WorkerRegistry,
+    redis_client,
+)
 from temporalio.client import Client
 
+from .identity import new_worker_id, worker_info
 from .settings import WorkerSettings
 from .status import WorkerStatus, remove_status, write_status
 
@@ -35,6 +44,25 @@ async def _connect_until(settings: DispatcherSettings, stop: asyncio.Event) -> C
             await asyncio.wait_for(stop.wait(), timeout=delay)
         delay = min(delay * 2, 10.0)
     return None
+
+
+async def _heartbeats(
+    registry: WorkerRegistry, info: WorkerInfo, interval_s: float, stop: asyncio.Event
+) -> None:
+    # Liveness for the operator's worker list only: the dispatcher never
+    # counts these, since a Temporal worker cannot take a Dramatiq message.
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(registry.heartbeat, info)
+        except RedisUnavailable as exc:
+            # This worker is the fallback for exactly this case: keep serving.
+            logger.debug("heartbeat skipped: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+    with contextlib.suppress(RedisUnavailable):
+        await asyncio.to_thread(
+            registry.deregister, info.worker_id, info.queues, engine=ENGINE_TEMPORAL
+        )
 
 
 async def serve_temporal(
@@ -67,7 +95,8 @@ async def serve_temporal(
     client = await _connect_until(settings, stop)
     if client is None:
         return 0
-    store = JobStore.from_settings(redis_client(queue_settings), queue_settings)
+    redis = redis_client(queue_settings)
+    store = JobStore.from_settings(redis, queue_settings)
     job_modules = JobEngineSettings().job_modules
     workers = [
         make_worker(
@@ -82,6 +111,20 @@ async def serve_temporal(
         for queue in queues
     ]
     runs = [asyncio.create_task(w.run()) for w in workers]
+    info = worker_info(
+        new_worker_id(ENGINE_TEMPORAL),
+        queues,
+        {q: worker_settings.threads_for(q) for q in queues},
+        engine=ENGINE_TEMPORAL,
+    )
+    beats = asyncio.create_task(
+        _heartbeats(
+            WorkerRegistry.from_settings(redis, queue_settings),
+            info,
+            worker_settings.heartbeat_every(queue_settings.heartbeat_ttl_s),
+            stop,
+        )
+    )
     write_status(
         worker_settings.status_dir,
         WorkerStatus(
@@ -97,6 +140,8 @@ async def serve_temporal(
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopper, *runs], return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
+        stop.set()
+        await beats
         failed = [t for t in runs if t in done]
         # Worker.shutdown stops polling and lets running activities finish
         # within graceful_shutdown_timeout before cancelling them.

@@ -37,8 +37,12 @@ class Keys:
     def wakeups(self) -> str:
         return f"{self.prefix}wakeups"
 
-    def workers(self, queue: str) -> str:
-        return f"{self.prefix}workers:{queue}"
+    def workers(self, queue: str, engine: str = ENGINE_DRAMATIQ) -> str:
+        # Dramatiq's set keeps its original name: the dispatcher's live-worker
+        # check reads it, and only Dramatiq workers can take an enqueued job.
+        if engine == ENGINE_DRAMATIQ:
+            return f"{self.prefix}workers:{queue}"
+        return f"{self.prefix}workers:{engine}:{queue}"
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}worker:{worker_id}"

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from .codec import text
 from .connection import unavailable_on_error
-from .constants import Keys
+from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
 from .settings import QueueSettings
 
 
@@ -17,7 +17,7 @@ class WorkerInfo(BaseModel):
     worker_id: str
     host: str
     pid: int
-    engine: str = "dramatiq"
+    engine: str = ENGINE_DRAMATIQ
     queues: list[str]
     concurrency: dict[str, int] = Field(default_factory=dict)
     version: str = ""
@@ -49,35 +49,42 @@ class WorkerRegistry:
             self.keys.worker(info.worker_id), info.model_dump_json(), px=int(self.ttl_s * 1000)
         )
         for queue in info.queues:
-            pipe.zadd(self.keys.workers(queue), {info.worker_id: now})
+            live = self.keys.workers(queue, info.engine)
+            pipe.zadd(live, {info.worker_id: now})
             # Trim entries long dead so the set stays as small as the fleet.
-            pipe.zremrangebyscore(self.keys.workers(queue), "-inf", now - 10 * self.ttl_s)
+            pipe.zremrangebyscore(live, "-inf", now - 10 * self.ttl_s)
         with unavailable_on_error():
             pipe.execute()
 
-    def deregister(self, worker_id: str, queues: list[str]) -> None:
+    def deregister(
+        self, worker_id: str, queues: list[str], *, engine: str = ENGINE_DRAMATIQ
+    ) -> None:
         """Remove a worker at once, as a clean shutdown does."""
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.keys.worker(worker_id))
         for queue in queues:
-            pipe.zrem(self.keys.workers(queue), worker_id)
+            pipe.zrem(self.keys.workers(queue, engine), worker_id)
         with unavailable_on_error():
             pipe.execute()
 
     def live_count(self, queue: str) -> int:
-        """How many workers of ``queue`` beat within the TTL (one round trip)."""
+        """How many Dramatiq workers of ``queue`` beat within the TTL (one round trip)."""
         with unavailable_on_error():
             return int(
                 self.client.zcount(self.keys.workers(queue), time.time() - self.ttl_s, "+inf")
             )
 
-    def live_workers(self, queue: str) -> list[WorkerInfo]:
-        """The live workers of ``queue`` with their last heartbeat."""
+    def live_workers(
+        self, queue: str, engines: tuple[str, ...] = (ENGINE_DRAMATIQ, ENGINE_TEMPORAL)
+    ) -> list[WorkerInfo]:
+        """The live workers of ``queue`` on ``engines``, with their last heartbeat."""
+        since = time.time() - self.ttl_s
+        pipe = self.client.pipeline(transaction=False)
+        for engine in engines:
+            pipe.zrangebyscore(self.keys.workers(queue, engine), since, "+inf")
         with unavailable_on_error():
-            ids = self.client.zrangebyscore(
-                self.keys.workers(queue), time.time() - self.ttl_s, "+inf"
-            )
+            ids = [text(i) for found in pipe.execute() for i in found]
             if not ids:
                 return []
-            raw = self.client.mget([self.keys.worker(text(i)) for i in ids])
+            raw = self.client.mget([self.keys.worker(i) for i in ids])
         return [WorkerInfo.model_validate_json(r) for r in raw if r is not None]
