@@ -35,6 +35,7 @@ from jobrelay.queue import (
     make_broker,
     redis_client,
 )
+from jobrelay.queue.codec import text
 from temporalio.client import Client
 from temporalio.worker import Worker as TemporalWorker
 
@@ -56,7 +57,7 @@ def runs(redis_server: RedisServer) -> Iterator[Callable[[str], list[str]]]:
     client = redis.Redis.from_url(redis_server.url)
 
     def runs(job_id: str) -> list[str]:
-        return [r.decode() for r in client.lrange(f"dsp:{job_id}:runs", 0, -1)]
+        return [text(r) for r in client.lrange(f"dsp:{job_id}:runs", 0, -1)]
 
     yield runs
     client.close()

@@ -52,9 +52,10 @@ async def test_pickup_race_runs_every_job_exactly_once(
     async def dispatch(i: int) -> DispatchReceipt:
         async with limit:
             await asyncio.sleep(0.002 * (i % 7))  # stagger, so consumers idle and wake
-            return await dispatchers[i % len(dispatchers)].dispatch(
+            receipt: DispatchReceipt = await dispatchers[i % len(dispatchers)].dispatch(
                 "dsp.ping", {"n": i}, job_id=f"{prefix}race{i}", confirm="pickup"
             )
+            return receipt
 
     receipts = await asyncio.gather(*(dispatch(i) for i in range(RACE_JOBS)))
     ids = [r.job_id for r in receipts]

@@ -55,7 +55,7 @@ def test_wrong_parameters_are_refused() -> None:
     async def body(ctx: JobContext) -> None: ...
 
     with pytest.raises(JobDefinitionError, match=r"\(ctx, payload\)"):
-        job(_name())(body)  # type: ignore[arg-type]
+        job(_name())(body)  # type: ignore[type-var]
 
 
 def test_nested_function_is_refused() -> None:

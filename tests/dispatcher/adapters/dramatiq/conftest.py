@@ -19,6 +19,7 @@ from jobrelay.dispatcher.adapters import EngineJob
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
 from jobrelay.job_engine import discover_jobs, get_job
 from jobrelay.queue import JobRecord, JobState, JobStore, QueueSettings, make_broker
+from jobrelay.queue.codec import text
 
 SUPPORT = Path(__file__).parent / "support"
 TESTJOBS = "jobrelay_dramatiq_testjobs"
@@ -118,7 +119,7 @@ def counts(redis_server: RedisServer) -> Callable[[str], dict[str, int]]:
         prefix = f"dtest:{job_id}:"
         out: dict[str, int] = {}
         for raw in client.keys(f"{prefix}*"):
-            name = raw.decode()[len(prefix) :]
+            name = text(raw)[len(prefix) :]
             value = client.get(raw)
             if value is not None and value.isdigit():
                 out[name] = int(value)

@@ -47,7 +47,7 @@ def test_the_job_policy_travels_in_the_message(
     adapter.enqueue(EngineJob(job_id=job_id, name="dtest.slow", queue="default", payload={}))
 
     [raw] = redis_conn.hvals(f"{adapter.broker.namespace}:default.msgs")
-    message = Message.decode(raw)
+    message = Message.decode(raw if isinstance(raw, bytes) else raw.encode())
     assert message.args == (job_id, "dtest.slow", {})
     assert message.options["max_retries"] == 1
     assert message.options["min_backoff"] == 50

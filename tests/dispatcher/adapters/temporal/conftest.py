@@ -14,6 +14,7 @@ import redis
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher.adapters.temporal import TemporalAdapter, connect, make_worker
 from jobrelay.queue import JobStore, QueueSettings
+from jobrelay.queue.codec import text
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -71,7 +72,7 @@ def effects(
     client = redis.Redis.from_url(redis_server.url)
 
     def read() -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in client.hgetall(probe["key"]).items()}
+        return {text(k): int(v) for k, v in client.hgetall(probe["key"]).items()}
 
     yield read
     client.close()
