@@ -10,6 +10,7 @@ from jobrelay.devservers import RedisServer, TemporalDevServer, free_port
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
 from jobrelay.queue import JobStore, QueueSettings, make_broker, redis_client
 from jobrelay.web import WebSettings, create_app
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import make_dispatcher, serve
 
@@ -67,13 +68,34 @@ async def test_dispatch_runs_on_dramatiq_and_reports_status(
     assert again.json()["deduplicated"] is True
 
 
-async def test_without_worker_the_job_runs_on_temporal(web_client: httpx.AsyncClient) -> None:
+async def _metric(web_client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    response = await web_client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+async def test_without_worker_the_job_runs_on_temporal_and_metrics_say_why(
+    web_client: httpx.AsyncClient,
+) -> None:
+    fallback = {"queue": "default", "engine": "temporal", "reason": "no_live_worker"}
+    before = await _metric(web_client, "jobrelay_dispatch_total", **fallback)
+    timed = await _metric(web_client, "jobrelay_dispatch_seconds_count", engine="temporal")
+
     response = await web_client.post(
         "/jobs", json={"name": "demo.countdown", "payload": {"start": 1}}
     )
     assert response.status_code == 202
     assert response.json()["engine"] == "temporal"
     assert response.json()["reason"] == "no_live_worker"
+    # Counters are per process and other tests dispatch too: compare, don't assume zero.
+    assert await _metric(web_client, "jobrelay_dispatch_total", **fallback) == before + 1
+    assert (
+        await _metric(web_client, "jobrelay_dispatch_seconds_count", engine="temporal") == timed + 1
+    )
 
 
 async def test_bad_input_names_the_field(web_client: httpx.AsyncClient) -> None:
@@ -137,8 +159,12 @@ async def test_both_engines_down_is_503_with_retry_after(
         settings=WebSettings(run_reconciler=False),
     )
     own_redis.stop()
+    refused = {"queue": "default", "reason": "redis_unavailable"}
     async with serve(app) as client:
+        before = await _metric(client, "jobrelay_dispatch_unavailable_total", **refused)
         response = await client.post("/jobs", json={"name": "demo.countdown", "payload": {}})
+        after = await _metric(client, "jobrelay_dispatch_unavailable_total", **refused)
+    assert after == before + 1
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
     assert "redis_unavailable" in response.json()["detail"]

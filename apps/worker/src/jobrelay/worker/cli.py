@@ -34,11 +34,16 @@ def _setup_logging(settings: WorkerSettings) -> None:
 @app.command()
 def run(queue: QueueOption = None) -> None:
     """Run Dramatiq workers, one process per queue, plus the reconciler loop."""
+    settings = WorkerSettings()
+    if settings.metrics_port is not None:
+        # Before the imports below, which load prometheus-client through the dispatcher.
+        from .metrics import prepare_multiprocess
+
+        prepare_multiprocess()
     from jobrelay.queue import QueueSettings
 
     from .dramatiq_runner import run_dramatiq
 
-    settings = WorkerSettings()
     _setup_logging(settings)
     names = [spec.name for spec in resolve_queues(queue)]
     raise typer.Exit(run_dramatiq(names, settings=settings, queue_settings=QueueSettings()))

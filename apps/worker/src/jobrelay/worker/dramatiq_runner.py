@@ -33,9 +33,10 @@ def run_dramatiq(
     settings: WorkerSettings,
     queue_settings: QueueSettings,
 ) -> int:
-    """Start, supervise and finally stop the workers of ``queues``; returns the exit code."""
-    if settings.metrics_port is not None:
-        metrics.prepare_multiprocess()
+    """Start, supervise and finally stop the workers of ``queues``; returns the exit code.
+
+    With ``settings.metrics_port``, call ``metrics.prepare_multiprocess`` first.
+    """
     # Imported before forking, so each child starts with every job loaded.
     discover_jobs(JobEngineSettings().job_modules)
 

@@ -20,6 +20,7 @@ from jobrelay.queue import (
 )
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from . import metrics
 from .adapters.base import DramatiqEngine, EngineJob, TemporalEngine
 from .errors import DispatchUnavailable, PayloadTooLarge
 from .inspector import JobInspector
@@ -99,7 +100,12 @@ class Dispatcher:
             job_id=job_id or uuid.uuid4().hex, name=name, queue=definition.queue, payload=data
         )
         started = time.perf_counter()
-        receipt = await self._route(job, encoded.decode(), delay_s, confirm)
+        try:
+            receipt = await self._route(job, encoded.decode(), delay_s, confirm)
+        except DispatchUnavailable as exc:
+            metrics.unavailable(job.queue, exc.reason)
+            raise
+        metrics.dispatched(job.queue, receipt, time.perf_counter() - started)
         if logger.isEnabledFor(logging.INFO):
             self._log(job, receipt, confirm, started)
         return receipt

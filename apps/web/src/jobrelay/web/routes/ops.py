@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from jobrelay.queue import QUEUES, RedisUnavailable, WorkerInfo
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 router = APIRouter()
 
@@ -32,3 +33,9 @@ async def workers(request: Request) -> dict[str, list[WorkerInfo]]:
         except RedisUnavailable:
             out[queue] = []
     return out
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus metrics of this process: dispatches by queue, engine and reason."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

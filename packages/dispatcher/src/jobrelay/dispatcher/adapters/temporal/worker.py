@@ -17,7 +17,15 @@ from .workflow import JobWorkflow
 
 # I/O libraries only. Never job modules or jobrelay.job_engine: the sandbox must
 # import those afresh so non-deterministic job code is caught, not hidden.
-PASSTHROUGH_MODULES: tuple[str, ...] = ("jobrelay.queue", "redis", "httpx", "dramatiq")
+PASSTHROUGH_MODULES: tuple[str, ...] = (
+    "jobrelay.queue",
+    "redis",
+    "httpx",
+    "dramatiq",
+    # Metrics are process-wide state: imported afresh they would register twice.
+    "prometheus_client",
+    "jobrelay.dispatcher.metrics",
+)
 
 # Heartbeats reach the server at least this often, so a cancelled step learns of it quickly.
 HEARTBEAT_THROTTLE = timedelta(seconds=2)
