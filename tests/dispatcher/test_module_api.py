@@ -36,12 +36,17 @@ DESIGN_NAMES = {
 def test_all_is_exactly_the_public_surface() -> None:
     exported = set(dispatcher_pkg.__all__)
     assert len(exported) == len(dispatcher_pkg.__all__)
-    public = {
+    loaded = {
         name
         for name, value in vars(dispatcher_pkg).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     } - {"annotations"}
-    assert public == exported
+    # The heavy parts are imported on first use, yet are there to be had.
+    assert loaded | set(dispatcher_pkg._LAZY) == exported
+    for name in exported:
+        assert getattr(dispatcher_pkg, name) is not None
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = dispatcher_pkg.no_such_name
     assert exported >= DESIGN_NAMES
     assert exported >= {"dispatch_job_sync", "Reconciler", "DispatcherSettings", "JobNotFound"}
 

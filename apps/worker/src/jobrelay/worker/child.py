@@ -21,7 +21,6 @@ from jobrelay.queue import (
 from .drain import drain
 from .identity import worker_info
 from .maintenance import beat_and_maintain
-from .metrics import JobMetrics
 from .periodic import Periodic
 from .settings import WorkerSettings
 from .signals import StopSignals
@@ -53,6 +52,10 @@ def serve_queue(
     stats = WorkerStats()
     broker.add_middleware(stats)
     if worker_settings.metrics_port is not None:
+        # Only now: prometheus-client must not be imported before the
+        # supervisor set up its multiprocess mode.
+        from .job_metrics import JobMetrics
+
         broker.add_middleware(JobMetrics())
     adapter = DramatiqAdapter(broker, JobStore.from_settings(client, settings), settings)
     worker = start_worker(

@@ -5,7 +5,8 @@ multiprocess mode keeps the counts in files under one directory, and the
 supervisor serves their sum on ``WORKER_METRICS_PORT``. One scrape target
 per host then covers every queue, and a crashed child's counts survive it.
 Multiprocess mode is chosen when prometheus-client is first imported, so
-:func:`prepare_multiprocess` must run before anything imports it.
+:func:`prepare_multiprocess` must run before anything imports it (this
+module imports nothing that does; the middleware is in ``job_metrics``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import Any
-
-from dramatiq import Broker, Middleware
-from dramatiq.broker import MessageProxy
-from dramatiq.common import q_name
-
-from .stats import ended
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -59,63 +51,3 @@ def process_exited(pid: int) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
-
-
-class JobMetrics(Middleware):
-    """Counts, times and tracks in flight every job delivery a worker process handles."""
-
-    def __init__(self) -> None:
-        from prometheus_client import Counter, Gauge, Histogram
-
-        # registry=None: in multiprocess mode the values live in the files the
-        # supervisor reads, and a second instance (tests) must not clash.
-        self.jobs = Counter(
-            "jobrelay_worker_jobs",
-            "Job deliveries handled, by queue and how they ended (succeeded, failed,"
-            " dead, cancelled, retrying, sleeping, dropped).",
-            ["queue", "outcome"],
-            registry=None,
-        )
-        self.seconds = Histogram(
-            "jobrelay_worker_job_seconds",
-            "Time a worker spent on one delivery of a job.",
-            ["queue"],
-            registry=None,
-        )
-        self.in_flight = Gauge(
-            "jobrelay_worker_jobs_in_flight",
-            "Job deliveries being processed now.",
-            ["queue"],
-            multiprocess_mode="livesum",
-            registry=None,
-        )
-        self._lock = threading.Lock()
-        self._started: dict[int, float] = {}
-
-    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        with self._lock:
-            self._started[id(message)] = time.perf_counter()
-        self.in_flight.labels(q_name(message.queue_name)).inc()
-
-    def after_process_message(
-        self,
-        broker: Broker,
-        message: MessageProxy,
-        *,
-        result: Any = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        began = self._end(message)
-        if began is not None:
-            self.seconds.labels(q_name(message.queue_name)).observe(time.perf_counter() - began)
-        self.jobs.labels(q_name(message.queue_name), ended(message, exception)).inc()
-
-    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        self._end(message)
-
-    def _end(self, message: MessageProxy) -> float | None:
-        with self._lock:
-            began = self._started.pop(id(message), None)
-        if began is not None:
-            self.in_flight.labels(q_name(message.queue_name)).dec()
-        return began

@@ -1,10 +1,10 @@
 """Dispatch jobs to Dramatiq, falling back to Temporal; job status and cancel on both."""
 
+import importlib as _importlib
+import typing as _typing
+
 from jobrelay.job_engine import InvalidPayload, UnknownJob
 
-from .api import cancel_job, dispatch_job, get_job_status
-from .defaults import build_dispatcher, set_default_dispatcher
-from .dispatcher import Dispatcher
 from .errors import (
     DispatchConfigurationError,
     DispatcherError,
@@ -17,11 +17,49 @@ from .errors import (
 )
 from .live_workers import LiveWorkers
 from .models import DispatchReceipt, JobStatus, Reason
-from .proxy import DispatchProxy
-from .reconciler import Reconciler, ReconcileReport
 from .settings import DispatcherSettings
-from .sync import cancel_job_sync, dispatch_job_sync, get_job_status_sync
-from .temporal_link import TemporalLink
+
+if _typing.TYPE_CHECKING:
+    from .api import cancel_job, dispatch_job, get_job_status
+    from .defaults import build_dispatcher, set_default_dispatcher
+    from .dispatcher import Dispatcher
+    from .proxy import DispatchProxy
+    from .reconciler import Reconciler, ReconcileReport
+    from .sync import cancel_job_sync, dispatch_job_sync, get_job_status_sync
+    from .temporal_link import TemporalLink
+
+# Imported on first use: they pull in the Temporal SDK and the HTTP client,
+# which a Dramatiq worker process (it imports the Dramatiq adapter, below
+# this package) never needs; it starts faster and smaller without them.
+_LAZY = {
+    "cancel_job": ".api",
+    "dispatch_job": ".api",
+    "get_job_status": ".api",
+    "build_dispatcher": ".defaults",
+    "set_default_dispatcher": ".defaults",
+    "Dispatcher": ".dispatcher",
+    "DispatchProxy": ".proxy",
+    "Reconciler": ".reconciler",
+    "ReconcileReport": ".reconciler",
+    "cancel_job_sync": ".sync",
+    "dispatch_job_sync": ".sync",
+    "get_job_status_sync": ".sync",
+    "TemporalLink": ".temporal_link",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     # Dispatching

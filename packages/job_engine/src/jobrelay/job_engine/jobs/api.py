@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
 from jobrelay.job_engine.errors import PermanentError
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    # Imported when a step first makes a client: httpx (with ssl) is a good
+    # part of a worker's start-up, and workers must heartbeat quickly.
+    import httpx
 
 
 class ApiSettings(BaseSettings):
@@ -61,9 +67,13 @@ def check_response(response: httpx.Response) -> httpx.Response:
 
 def async_client(base_url: str, settings: ApiSettings) -> httpx.AsyncClient:
     """An async client for one API with the configured timeout."""
+    import httpx
+
     return httpx.AsyncClient(base_url=base_url, timeout=settings.timeout_s)
 
 
 def sync_client(base_url: str, settings: ApiSettings) -> httpx.Client:
     """A blocking client for one API, for steps the engines run in a thread."""
+    import httpx
+
     return httpx.Client(base_url=base_url, timeout=settings.timeout_s)
