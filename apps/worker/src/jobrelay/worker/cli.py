@@ -36,7 +36,7 @@ def run(queue: QueueOption = None) -> None:
     """Run Dramatiq workers, one process per queue, plus the reconciler loop."""
     settings = WorkerSettings()
     if settings.metrics_port is not None:
-        # Before the imports below, which load prometheus-client through the dispatcher.
+        # First: nothing may import prometheus-client before its multiprocess mode is set.
         from .metrics import prepare_multiprocess
 
         prepare_multiprocess()

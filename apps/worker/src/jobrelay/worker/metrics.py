@@ -11,7 +11,9 @@ module imports nothing that does; the middleware is in ``job_metrics``).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -23,12 +25,17 @@ def prepare_multiprocess() -> Path:
     """Give this process and its children an empty metrics directory.
 
     Uses ``PROMETHEUS_MULTIPROC_DIR`` when set (emptied of an earlier run's
-    files), else a new temporary directory.
+    files), else a new temporary directory, removed when this process exits.
     """
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before multiprocess mode was set up")
     configured = os.environ.get(MULTIPROC_ENV)
-    path = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="jobrelay-metrics-"))
+    if configured:
+        path = Path(configured)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="jobrelay-metrics-"))
+        # Forked children leave with os._exit, so only the supervisor runs this.
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink()

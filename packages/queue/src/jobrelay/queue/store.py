@@ -195,9 +195,7 @@ class JobStore:
             reply = self._claim_read(keys=keys, args=[engine, job_id, repr(time.time())])
         if not reply:
             return None, None
-        flat = [codec.text(item) for item in reply]
-        record = JobRecord.from_hash(dict(zip(flat[1::2], flat[2::2], strict=True)))
-        return record, flat[0]
+        return JobRecord.from_hash(_pairs(reply[1:])), codec.text(reply[0])
 
     def claim_and_start(self, job_id: str, engine: str, *, attempt: int) -> ClaimedStart:
         """:meth:`claim` a job that has a record, then start attempt ``attempt``, atomically.

@@ -27,7 +27,7 @@ from .group_commit import GroupCommit
 
 logger = logging.getLogger("jobrelay.dramatiq")
 
-_OUTCOME_ATTR = "_jobrelay_success"
+_SUCCESS_ATTR = "_jobrelay_success"
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ def succeed_on_ack(message: MessageProxy, job_id: str, result: Any, result_json:
 
     ``result_json`` is ``result`` encoded with ``jobrelay.queue.dumps``.
     """
-    setattr(message, _OUTCOME_ATTR, _Success(job_id, result, result_json))
+    setattr(message, _SUCCESS_ATTR, _Success(job_id, result, result_json))
 
 
 def _success_of(message: MessageProxy) -> _Success | None:
     # MessageProxy forwards unknown attributes to the message, which raises.
-    return message.__dict__.get(_OUTCOME_ATTR)
+    return message.__dict__.get(_SUCCESS_ATTR)
 
 
 class JobConsumer(_RedisConsumer):

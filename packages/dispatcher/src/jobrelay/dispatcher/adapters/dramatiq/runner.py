@@ -106,6 +106,7 @@ class JobRunner:
     def _ours_to_run(
         self, message: MessageProxy, job_id: str, state: JobState | None, owner: str | None
     ) -> bool:
+        # False once the delivery has been dead-lettered or dropped instead.
         if state is None:
             # Without a record there is nowhere to put a result, and a message
             # outliving its record's retention most likely ran long ago.
