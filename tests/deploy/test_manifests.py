@@ -45,7 +45,7 @@ def test_deployment_keeps_the_worker_contract(template: Path) -> None:
         deployment["spec"]["template"]["metadata"]["labels"].items()
     )
     (container,) = pod["containers"]
-    assert container["livenessProbe"]["exec"]["command"] == CHECK
+    assert container["livenessProbe"]["exec"]["command"] == [*CHECK, "--process-only"]
     assert container["readinessProbe"]["exec"]["command"] == CHECK
 
     env = {e["name"]: e["value"] for e in container["env"]}

@@ -12,8 +12,10 @@ from jobrelay.queue import QueueSettings, WorkerRegistry, redis_client
 from .conftest import WORKER_BIN, WorkerProc, live_worker, wait_for
 
 
-def check(env: dict[str, str]) -> tuple[int, str]:
-    out = subprocess.run([WORKER_BIN, "check"], env=env, capture_output=True, text=True, timeout=30)
+def check(env: dict[str, str], *flags: str) -> tuple[int, str]:
+    out = subprocess.run(
+        [WORKER_BIN, "check", *flags], env=env, capture_output=True, text=True, timeout=30
+    )
     return out.returncode, out.stdout + out.stderr
 
 
@@ -37,6 +39,9 @@ def test_check_follows_the_worker_and_redis(
     own_redis.stop()
     code, said = check(env)
     assert code == 1 and "Redis unreachable" in said
+    # A liveness probe must not restart a worker that only waits for Redis.
+    code, said = check(env, "--process-only")
+    assert code == 0 and said.startswith("alive: dramatiq"), said
 
     # Redis back: the worker beats again and check agrees.
     own_redis.start()
@@ -45,4 +50,6 @@ def test_check_follows_the_worker_and_redis(
     worker.kill_group(signal.SIGKILL)
     worker.wait(10)
     code, said = check(env)
+    assert code == 1 and "is not running" in said
+    code, said = check(env, "--process-only")
     assert code == 1 and "is not running" in said

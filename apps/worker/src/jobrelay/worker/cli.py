@@ -71,14 +71,25 @@ def temporal(queue: QueueOption = None) -> None:
 
 
 @app.command()
-def check() -> None:
+def check(
+    process_only: Annotated[
+        bool,
+        typer.Option(
+            "--process-only",
+            help="Only ask whether the worker process lives (a liveness probe: an engine"
+            " outage is no reason to restart it).",
+        ),
+    ] = False,
+) -> None:
     """Exit 0 when this host's worker is alive and reaches its engine, else 1."""
     from jobrelay.dispatcher import DispatcherSettings
     from jobrelay.queue import QueueSettings
 
     from .health import check_health
 
-    ok, why = check_health(WorkerSettings(), QueueSettings(), DispatcherSettings())
+    ok, why = check_health(
+        WorkerSettings(), QueueSettings(), DispatcherSettings(), process_only=process_only
+    )
     typer.echo(why, err=not ok)
     raise typer.Exit(0 if ok else 1)
 
