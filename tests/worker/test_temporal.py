@@ -7,11 +7,13 @@ import uuid
 from collections.abc import Callable
 from types import ModuleType
 
+import httpx
 import pytest
 import redis
-from jobrelay.devservers import TemporalDevServer
+from jobrelay.devservers import TemporalDevServer, free_port
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
 from jobrelay.queue import ENGINE_TEMPORAL, JobStore, QueueSettings, WorkerRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import WorkerProc, counter, finished, wait_for
 from .test_check import check
@@ -84,3 +86,33 @@ async def test_temporal_worker_runs_fallback_jobs_and_drains_on_sigterm(
         1,
         1,
     ]
+
+
+async def test_temporal_worker_serves_the_sdk_metrics(
+    spawn: Callable[..., WorkerProc],
+    temporal_env: dict[str, str],
+    to_temporal: Dispatcher,
+    store: JobStore,
+    queue_settings: QueueSettings,
+) -> None:
+    port = free_port()
+    _start(spawn, temporal_env | {"WORKER_METRICS_PORT": str(port)})
+    key = f"wrk:{uuid.uuid4().hex[:8]}"
+    receipt = await to_temporal.dispatch("wrk.three_steps", {"key": key, "seconds": 0.1})
+    wait_for(lambda: finished(store, receipt.job_id), 30, "the fallback job")
+
+    task_queue = queue_settings.keys.task_queue("default")
+    # The job's record is written by the workflow's last activity, a moment
+    # before the workflow itself completes.
+    wait_for(lambda: _completed_workflows(port, task_queue) == 1, 10, "the completion metric")
+
+
+def _completed_workflows(port: int, task_queue: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "temporal_workflow_completed_total"
+        and sample.labels.get("task_queue") == task_queue
+    )

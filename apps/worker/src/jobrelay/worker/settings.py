@@ -57,7 +57,7 @@ class WorkerSettings(BaseSettings):
     max_restart_backoff_s: float = Field(
         30.0, gt=0, validation_alias=_env("WORKER_MAX_RESTART_BACKOFF_S", "max_restart_backoff_s")
     )
-    # Off unless set: the supervisor serves Prometheus metrics on this port.
+    # Off unless set: Prometheus metrics on this port (run: the supervisor; temporal: the SDK).
     metrics_port: int | None = Field(
         None, ge=1, le=65535, validation_alias=_env("WORKER_METRICS_PORT", "metrics_port")
     )

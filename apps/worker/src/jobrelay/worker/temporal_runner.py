@@ -22,6 +22,7 @@ from jobrelay.queue import (
     redis_client,
 )
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from .identity import new_worker_id, worker_info
 from .settings import WorkerSettings
@@ -32,12 +33,25 @@ logger = logging.getLogger("jobrelay.worker")
 EXIT_FORCED = 1
 
 
-async def _connect_until(settings: DispatcherSettings, stop: asyncio.Event) -> Client | None:
+def _runtime(metrics_port: int | None) -> Runtime | None:
+    if metrics_port is None:
+        return None
+    # The SDK's own Prometheus exporter: workflow and activity counts and
+    # latencies, task slots and polls, per task queue.
+    telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}"))
+    return Runtime(telemetry=telemetry)
+
+
+async def _connect_until(
+    settings: DispatcherSettings, stop: asyncio.Event, runtime: Runtime | None
+) -> Client | None:
     # A worker that starts before its server waits for it instead of crash-looping.
     delay = 0.5
     while not stop.is_set():
         try:
-            return await connect(settings.temporal_address, settings.temporal_namespace)
+            return await connect(
+                settings.temporal_address, settings.temporal_namespace, runtime=runtime
+            )
         except TemporalUnavailable as exc:
             logger.warning("%s; retrying in %.1fs", exc, delay)
         with contextlib.suppress(TimeoutError):
@@ -92,7 +106,7 @@ async def serve_temporal(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    client = await _connect_until(settings, stop)
+    client = await _connect_until(settings, stop, _runtime(worker_settings.metrics_port))
     if client is None:
         return 0
     redis = redis_client(queue_settings)

@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from ..base import EngineJob
@@ -24,14 +25,18 @@ T = TypeVar("T")
 _UNAVAILABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
+async def connect(
+    address: str, namespace: str = "default", *, runtime: Runtime | None = None
+) -> Client:
     """A client for ``address`` that speaks JSON through pydantic (never pickle).
 
-    Raises :class:`TemporalUnavailable` when the server cannot be reached.
+    ``runtime`` is the Temporal runtime (its telemetry, say); the SDK's
+    default when None. Raises :class:`TemporalUnavailable` when the server
+    cannot be reached.
     """
     try:
         return await Client.connect(
-            address, namespace=namespace, data_converter=pydantic_data_converter
+            address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime
         )
     except RuntimeError as exc:  # the Rust core reports a failed connect as RuntimeError
         raise TemporalUnavailable(f"cannot connect to Temporal at {address}: {exc}") from exc
