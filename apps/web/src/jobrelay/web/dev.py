@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from jobrelay.devservers import ManagedProcess, RedisServer, TemporalDevServer, free_port
+from jobrelay.queue import ENGINE_DRAMATIQ
 
 TERMINAL = {"succeeded", "failed", "cancelled", "dead"}
 
@@ -59,6 +60,12 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _dramatiq_workers(base_url: str) -> list[dict[str, Any]]:
+    # /workers lists the Temporal workers too; only Dramatiq's take enqueued jobs.
+    listed: list[dict[str, Any]] = httpx.get(f"{base_url}/workers").json().get("default", [])
+    return [w for w in listed if w.get("engine") == ENGINE_DRAMATIQ]
+
+
 def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> int:
     """Start Redis, Temporal, both workers and the web app; run a demo job; wait."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,11 +101,7 @@ def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> 
             _say(f"{name:<8} pid {proc.pid}, log {data_dir / (name + '.log')}")
         base_url = f"http://127.0.0.1:{web_port}"
         _wait_until("web app", lambda: httpx.get(f"{base_url}/health").is_success, 30)
-        _wait_until(
-            "a Dramatiq worker",
-            lambda: httpx.get(f"{base_url}/workers").json().get("default"),
-            30,
-        )
+        _wait_until("a Dramatiq worker", lambda: _dramatiq_workers(base_url), 30)
         _say(f"web      {base_url}  (API docs at {base_url}/docs)")
         outcomes = ["succeeded"]
         if demo:
@@ -108,11 +111,7 @@ def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> 
             _say("stopping the Dramatiq worker to show the fallback")
             worker = children[0]
             worker.stop()
-            _wait_until(
-                "the worker to deregister",
-                lambda: not httpx.get(f"{base_url}/workers").json().get("default"),
-                30,
-            )
+            _wait_until("the worker to deregister", lambda: not _dramatiq_workers(base_url), 30)
             outcomes.append(_run_demo(base_url, "demo.countdown", payload, 60))
             worker.start()
             _say(f"worker   restarted, pid {worker.pid}")
