@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from .records import FINISHED_STATES
+
+# Lua: whether the record state in local ``st`` is a finished one.
+_FINISHED = " or ".join(f"st == '{state}'" for state in sorted(FINISHED_STATES))
+
 # Prefix of every script that changes a record: -1 when there is none, 0 when
 # it already finished (the first outcome wins; nothing is written).
-_UNFINISHED_RECORD = """
+_UNFINISHED_RECORD = f"""
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return -1 end
-if st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead' then return 0 end
+if {_FINISHED} then return 0 end
 """
 
 # KEYS: job, pending. ARGV: deadline ('' for none), job_id, field/value pairs...
@@ -63,7 +68,8 @@ return 1
 # (state running; started_at the first time only). Per job it returns
 # {owner, state before the call, step memo pairs or false when nothing
 # started}, or an empty list (and no claim) when the job has no record.
-CLAIM_START = """
+CLAIM_START = (
+    """
 local engine, now = ARGV[1], ARGV[2]
 local out = {}
 for i = 0, (#KEYS - 1) / 3 - 1 do
@@ -81,7 +87,9 @@ for i = 0, (#KEYS - 1) / 3 - 1 do
     end
     local memo = false
     local st = redis.call('HGET', job, 'state')
-    local finished = st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead'
+    local finished = """
+    + _FINISHED
+    + """
     if owner == engine and not finished
         and redis.call('HGET', job, 'cancel_requested') ~= '1' then
       redis.call('HSET', job, 'state', 'running', 'attempts', attempt, 'engine', engine,
@@ -95,6 +103,7 @@ for i = 0, (#KEYS - 1) / 3 - 1 do
 end
 return out
 """
+)
 
 # KEYS: job, owner, steps, pending. ARGV: retention_s, job_id, field/value pairs.
 FINISH = (
@@ -112,7 +121,8 @@ return 1
 # of dispatch.lua's "ack": SREM from the worker's ack set, HDEL its data)
 # whatever the record's state, so outcome and ack land together or not at
 # all. Per job: -1 no record, 0 already finished, 1 done.
-SUCCEED_ACK = """
+SUCCEED_ACK = (
+    """
 local retention, now = ARGV[1], ARGV[2]
 local out = {}
 for i = 0, (#KEYS - 1) / 5 - 1 do
@@ -124,7 +134,9 @@ for i = 0, (#KEYS - 1) / 5 - 1 do
   local st = redis.call('HGET', KEYS[k], 'state')
   if not st then
     out[i + 1] = -1
-  elseif st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'dead' then
+  elseif """
+    + _FINISHED
+    + """ then
     out[i + 1] = 0
   else
     redis.call('HSET', KEYS[k], 'state', 'succeeded', 'result', result, 'progress', '100',
@@ -136,6 +148,7 @@ for i = 0, (#KEYS - 1) / 5 - 1 do
 end
 return out
 """
+)
 
 # KEYS: zset. ARGV: now, limit, lease_until. Leases the due members: they
 # stay in the set, due again at lease_until unless the caller removes them.
