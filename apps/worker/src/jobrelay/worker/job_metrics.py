@@ -56,17 +56,18 @@ class JobMetrics(Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        began = self._end(message)
+        queue = q_name(message.queue_name)
+        began = self._end(message, queue)
         if began is not None:
-            self.seconds.labels(q_name(message.queue_name)).observe(time.perf_counter() - began)
-        self.jobs.labels(q_name(message.queue_name), ended(message, exception)).inc()
+            self.seconds.labels(queue).observe(time.perf_counter() - began)
+        self.jobs.labels(queue, ended(message, exception)).inc()
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        self._end(message)
+        self._end(message, q_name(message.queue_name))
 
-    def _end(self, message: MessageProxy) -> float | None:
+    def _end(self, message: MessageProxy, queue: str) -> float | None:
         with self._lock:
             began = self._started.pop(id(message), None)
         if began is not None:
-            self.in_flight.labels(q_name(message.queue_name)).dec()
+            self.in_flight.labels(queue).dec()
         return began
