@@ -10,7 +10,6 @@ import pytest
 import redis
 from jobrelay.devservers import RedisServer
 from jobrelay.dispatcher.adapters.temporal import STATUS_QUERY, TemporalAdapter, WorkflowStatus
-from jobrelay.dispatcher.adapters.temporal.models import RECORD_ACTIVITY
 from jobrelay.queue import JobState, JobStore, QueueSettings, redis_client
 from temporal_adapter_support import (
     StartWorker,
@@ -127,8 +126,9 @@ async def test_a_cancel_while_the_record_is_being_written_still_cancels_the_job(
     effects: Callable[[], dict[str, int]],
 ) -> None:
     # The job's record lives on a Redis this test freezes, so the write before
-    # the job's sleep hangs (until the client's timeout) while the cancel arrives.
-    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    # the job's sleep (a local activity) hangs while the cancel arrives: the
+    # long read timeout keeps it hanging for seconds instead of half of one.
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix, read_timeout_ms=8000)
     store = JobStore.from_settings(redis_client(settings), settings)
     await start_worker(settings, store, queue="scheduled")
     job = engine_job("trt.nap_after_release", probe, queue="scheduled")
@@ -136,15 +136,18 @@ async def test_a_cancel_while_the_record_is_being_written_still_cancels_the_job(
     await wait_until(lambda: effects().get("wait") == 1, what="the blocking step to start")
     wf = handle(client, job.job_id)
 
-    async def writing_the_record() -> bool:
-        pending = (await wf.describe()).raw_description.pending_activities
-        return any(a.activity_type.name == RECORD_ACTIVITY for a in pending)
+    async def step_done() -> bool:
+        # Local activities leave no pending activity to look for; the step's
+        # completion is what the workflow answers with that record write.
+        events = [e async for e in wf.fetch_history_events()]
+        return any(e.HasField("activity_task_completed_event_attributes") for e in events)
 
     os.kill(own_redis.pid, signal.SIGSTOP)
     try:
         release(probe)
-        await wait_until(writing_the_record, what="the record write before the sleep")
+        await wait_until(step_done, what="the blocking step to finish")
         await wf.cancel()
+        os.kill(own_redis.pid, signal.SIGCONT)
         # Swallowed with the failed write, the cancel would leave it asleep for an hour.
         await wait_for_status(wf, WorkflowExecutionStatus.CANCELED)
     finally:

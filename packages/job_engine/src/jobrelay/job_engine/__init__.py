@@ -16,7 +16,7 @@ from .errors import (
     UnknownJob,
 )
 from .policy import RetryPolicy
-from .registry import get_job, job, list_jobs
+from .registry import collect_jobs, get_job, job, list_jobs
 from .runner import FAILURE_HOOK_STEP, SUCCESS_HOOK_STEP, execute, run_failure_hook
 from .settings import JobEngineSettings
 from .steps import call_step, resolve_step, step_ref, step_result_type
@@ -37,6 +37,7 @@ __all__ = [
     "JobCancelled",
     # For engine adapters
     "BaseJobContext",
+    "collect_jobs",
     "execute",
     "run_failure_hook",
     "SUCCESS_HOOK_STEP",

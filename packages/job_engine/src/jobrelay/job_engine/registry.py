@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from .definition import FailureHook, JobDefinition, JobFunc, SuccessHook, build_definition
@@ -9,6 +11,8 @@ from .errors import JobDefinitionError, UnknownJob
 F = TypeVar("F", bound=JobFunc)
 
 _jobs: dict[str, JobDefinition] = {}
+# Set by collect_jobs on the thread that imports job modules again in isolation.
+_collecting = threading.local()
 
 
 def job(
@@ -44,6 +48,10 @@ def job(
             on_success=on_success,
             on_failure=on_failure,
         )
+        collected: dict[str, JobDefinition] | None = getattr(_collecting, "jobs", None)
+        if collected is not None:
+            collected[name] = definition
+            return func
         existing = _jobs.get(name)
         if existing is not None and existing.ref != definition.ref:
             raise JobDefinitionError(
@@ -66,3 +74,20 @@ def get_job(name: str) -> JobDefinition:
 def list_jobs() -> list[JobDefinition]:
     """Every registered job, sorted by name."""
     return [_jobs[n] for n in sorted(_jobs)]
+
+
+@contextmanager
+def collect_jobs() -> Iterator[dict[str, JobDefinition]]:
+    """Gather the ``@job`` declarations run in this block, on this thread, apart.
+
+    For engine adapters that import job modules a second time in isolation
+    (Temporal's workflow sandbox does, for each run): those copies fill the
+    yielded dict and leave the process registry as it was.
+    """
+    found: dict[str, JobDefinition] = {}
+    previous = getattr(_collecting, "jobs", None)
+    _collecting.jobs = found
+    try:
+        yield found
+    finally:
+        _collecting.jobs = previous

@@ -13,7 +13,7 @@ from datetime import timedelta
 from jobrelay.queue import ENGINE_DRAMATIQ
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, is_cancelled_exception
+from temporalio.exceptions import FailureError, is_cancelled_exception
 
 from .models import (
     RECORD_ACTIVITY,
@@ -123,7 +123,9 @@ class Recorder:
 
     async def _record(self, record: RecordInput) -> RecordOutput | None:
         try:
-            out: RecordOutput = await workflow.execute_activity(
+            # Local: written from this worker within the current workflow task,
+            # so the outcome costs no extra task round trip through the server.
+            out: RecordOutput = await workflow.execute_local_activity(
                 RECORD_ACTIVITY,
                 record,
                 result_type=RecordOutput,
@@ -131,7 +133,9 @@ class Recorder:
                 retry_policy=RECORD_RETRY,
                 summary="record" if record.finish is None else f"record {record.finish.state}",
             )
-        except ActivityError as exc:
+        except FailureError as exc:
+            # A local activity fails with its own error (ApplicationError, or
+            # Temporal's CancelledError), not wrapped in an ActivityError.
             if is_cancelled_exception(exc):
                 # The workflow was cancelled while it waited: that is the
                 # job's cancel, not a failed write, and must reach the job.

@@ -10,21 +10,27 @@ from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import JobStore, QueueSettings, get_queue
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
+from ._code_cache import install_code_cache
 from .activities import JobActivities
+from .sandbox import JobSandboxRunner, register_job_modules, shared_framework_modules
 from .workflow import JobWorkflow
 
-# I/O libraries only. Never job modules or jobrelay.job_engine: the sandbox must
-# import those afresh so non-deterministic job code is caught, not hidden.
+# Libraries that job modules import and that are the same whoever imports
+# them. Never job modules: the sandbox imports those afresh for each run so
+# non-deterministic job code is caught, not hidden (sandbox.py shares the
+# rest of jobrelay itself).
 PASSTHROUGH_MODULES: tuple[str, ...] = (
-    "jobrelay.queue",
     "redis",
     "httpx",
     "dramatiq",
     # Metrics are process-wide state: imported afresh they would register twice.
     "prometheus_client",
-    "jobrelay.dispatcher.metrics",
+    # Settings classes in job modules (and their parser's helpers).
+    "pydantic_settings",
+    "dotenv",
+    "typing_inspection",
 )
 
 # Heartbeats reach the server at least this often, so a cancelled step learns of it quickly.
@@ -32,8 +38,14 @@ HEARTBEAT_THROTTLE = timedelta(seconds=2)
 
 
 def sandbox_restrictions() -> SandboxRestrictions:
-    """Temporal's default restrictions plus the passthrough of jobrelay's I/O libraries."""
-    return SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    """Temporal's default restrictions; I/O libraries and jobrelay's framework shared.
+
+    Call it after the job modules are registered (``make_worker`` does):
+    the packages holding them must stay out of the shared set.
+    """
+    return SandboxRestrictions.default.with_passthrough_modules(
+        *PASSTHROUGH_MODULES, *shared_framework_modules()
+    )
 
 
 def make_worker(
@@ -48,13 +60,16 @@ def make_worker(
     """A worker polling ``queue``'s task queue; ``store`` None means no Redis record.
 
     Imports the built-in jobs and ``job_modules`` so the activities find every
-    job's module and steps. ``worker_options`` go to ``temporalio.worker.Worker``
-    and override the defaults set here.
+    job's module and steps, and registers them for the workflow sandbox,
+    which imports them afresh for each run. ``worker_options`` go to
+    ``temporalio.worker.Worker`` and override the defaults set here.
     """
     spec = get_queue(queue)
     discover_jobs(job_modules)
+    register_job_modules(job_modules)
+    install_code_cache()
     options: dict[str, Any] = {
-        "workflow_runner": SandboxedWorkflowRunner(restrictions=sandbox_restrictions()),
+        "workflow_runner": JobSandboxRunner(restrictions=sandbox_restrictions()),
         "workflow_failure_exception_types": [Exception],
         "max_concurrent_activities": spec.concurrency,
         "max_heartbeat_throttle_interval": HEARTBEAT_THROTTLE,

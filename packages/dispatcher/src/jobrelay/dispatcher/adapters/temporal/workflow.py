@@ -1,8 +1,10 @@
 """``JobWorkflow``: the one workflow type; it runs any job's body unchanged.
 
-The sandbox imports this module, the job_engine and the job modules afresh
-for each run, so a body that reads the clock or does I/O between steps fails
-the workflow instead of running silently.
+The sandbox imports this module and every registered job module afresh for
+each run (see ``sandbox.py``), so a body that reads the clock or does I/O
+between steps fails the workflow instead of running silently. The job
+modules are imported here, as the sandbox loads this module, and never while
+a run is under way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import timedelta
 from jobrelay.job_engine import (
     JobCancelled,
     JobDefinition,
-    discover_jobs,
+    UnknownJob,
     execute,
     get_job,
     run_failure_hook,
@@ -26,6 +28,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from .context import WorkflowJobContext
 from .models import (
     CLAIM_ACTIVITY,
+    DEFINITION_ERROR,
     JOB_FAILED,
     STATUS_QUERY,
     WORKFLOW_NAME,
@@ -37,9 +40,13 @@ from .models import (
     WorkflowStatus,
 )
 from .recorder import DuplicateRun, Recorder
+from .sandbox import load_sandbox_jobs
 
 CLAIM_TIMEOUT = timedelta(seconds=10)
 CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=5)
+
+# Every job this run may need, imported now, while the sandbox loads this module.
+_SANDBOX_JOBS = load_sandbox_jobs()
 
 
 @workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception])
@@ -59,7 +66,9 @@ class JobWorkflow:
     @workflow.run
     async def run(self, job: JobInput) -> JobOutcome:
         """Run job ``job.name`` once, unless Dramatiq already owns it."""
-        claim: ClaimOutput = await workflow.execute_activity(
+        # A local activity: it runs in this worker within the current workflow
+        # task, so claiming costs no extra round of tasks through the server.
+        claim: ClaimOutput = await workflow.execute_local_activity(
             CLAIM_ACTIVITY,
             ClaimInput(job=job),
             result_type=ClaimOutput,
@@ -78,8 +87,7 @@ class JobWorkflow:
         definition: JobDefinition | None = None
         ctx: WorkflowJobContext | None = None
         try:
-            _import_jobs(claim.module)
-            definition = get_job(job.name)
+            definition = _definition(job.name, claim.module)
             ctx = WorkflowJobContext(definition, recorder)
             result = await execute(definition, ctx, job.payload)
         except DuplicateRun as dup:
@@ -108,13 +116,20 @@ class JobWorkflow:
         return JobOutcome(result=result, attempts=recorder.attempts)
 
 
-def _import_jobs(module: str | None) -> None:
-    # Imported here, inside the sandbox, so the body is the sandboxed copy. Which
-    # module holds the job is known only now, so the import is dynamic on purpose.
-    with workflow.unsafe.sandbox_import_notification_policy(
-        workflow.SandboxImportNotificationPolicy.SILENT
-    ):
-        discover_jobs([module] if module else [])
+def _definition(name: str, module: str | None) -> JobDefinition:
+    """The sandboxed copy of job ``name``; a non-retryable error naming its module if absent."""
+    if _SANDBOX_JOBS is None:
+        # Not sandboxed (an unsandboxed runner): the process's own registry.
+        try:
+            return get_job(name)
+        except UnknownJob as exc:
+            raise ApplicationError(str(exc), type=DEFINITION_ERROR, non_retryable=True) from exc
+    definition = _SANDBOX_JOBS.definitions.get(name)
+    if definition is None:
+        raise ApplicationError(
+            _SANDBOX_JOBS.missing(name, module), type=DEFINITION_ERROR, non_retryable=True
+        )
+    return definition
 
 
 async def _failure_hook(definition: JobDefinition, ctx: WorkflowJobContext, error: str) -> None:
