@@ -62,5 +62,8 @@ def test_setting_is_documented_with_its_default(env: str, default: Any) -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     commands = re.findall(r"^(uv run pytest)\b", README, flags=re.M)
     assert commands, "README has no test command"
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert commands[0] in [line.strip() for line in ci]
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    # CI may bound the command in time (`timeout ... uv run pytest`), no more.
+    runs = [line for line in ci if line == commands[0] or line.endswith(f" {commands[0]}")]
+    assert runs, "CI does not run the README's test command"
+    assert all(line == commands[0] or line.startswith("timeout ") for line in runs)

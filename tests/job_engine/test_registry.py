@@ -10,6 +10,7 @@ from jobrelay.job_engine import (
     JobDefinitionError,
     RetryPolicy,
     UnknownJob,
+    collect_jobs,
     get_job,
     job,
     list_jobs,
@@ -123,3 +124,16 @@ def test_builtin_jobs_live_under_their_queue() -> None:
         definition = by_name[name]
         assert definition.queue == queue
         assert definition.func.__module__.startswith(f"jobrelay.job_engine.jobs.{queue}.")
+
+
+def test_collect_jobs_gathers_declarations_apart_from_the_registry() -> None:
+    name = _name()
+    with collect_jobs() as found:
+        job(name)(_body)
+    assert list(found) == [name]
+    assert found[name].func is _body
+    with pytest.raises(UnknownJob):
+        get_job(name)
+    # Outside the block, @job registers in the process registry again.
+    job(name)(_body)
+    assert get_job(name).func is _body

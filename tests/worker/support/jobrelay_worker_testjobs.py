@@ -105,3 +105,14 @@ def refuse(key: str) -> int:
 @job("wrk.refuser", queue="default", retries=1, min_backoff_s=0.05, max_backoff_s=0.05)
 async def refuser(ctx: JobContext, data: Work) -> None:
     await ctx.run("refuse", refuse, data.key)
+
+
+def tally(key: str, member: str) -> int:
+    """Count one more run of ``member`` in the hash ``key``."""
+    return int(_client().hincrby(key, member, 1))
+
+
+@job("wrk.tally", queue="default")
+async def tally_job(ctx: JobContext, data: Work) -> int:
+    """One step: count this job's run, so a test sees each job ran exactly once."""
+    return await ctx.run("tally", tally, data.key, ctx.job_id)

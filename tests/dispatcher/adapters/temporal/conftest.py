@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,7 +13,12 @@ from typing import Any
 import pytest
 import redis
 from jobrelay.devservers import RedisServer, TemporalDevServer
-from jobrelay.dispatcher.adapters.temporal import TemporalAdapter, connect, make_worker
+from jobrelay.dispatcher.adapters.temporal import (
+    TemporalAdapter,
+    TemporalUnavailable,
+    connect,
+    make_worker,
+)
 from jobrelay.queue import JobStore, QueueSettings
 from jobrelay.queue.codec import text
 from temporalio.client import Client
@@ -31,7 +37,16 @@ from temporal_adapter_support import StartWorker  # noqa: E402 - needs the sys.p
 
 @pytest.fixture
 async def client(temporal_server: TemporalDevServer) -> Client:
-    return await connect(temporal_server.address)
+    # A loaded machine can leave the dev server slow to take a new connection:
+    # a few tries, so one slow accept does not fail the test's setup.
+    for attempt in range(3):
+        try:
+            return await connect(temporal_server.address)
+        except TemporalUnavailable:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(1 + attempt)
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
