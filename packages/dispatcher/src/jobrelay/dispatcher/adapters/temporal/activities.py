@@ -67,10 +67,9 @@ class JobActivities:
             return ClaimOutput(module=module, tracked=False)
         finished = False
         try:
-            owner: str | None = await asyncio.to_thread(self._writer.ensure, job, attempts=1)
-            if owner == ENGINE_TEMPORAL:
-                # A start after Temporal forgot an earlier, finished run must not run it again.
-                finished = await asyncio.to_thread(self._writer.finished, job.job_id)
+            owner, finished = await asyncio.to_thread(self._writer.ensure, job, attempts=1)
+            # A start after Temporal forgot an earlier, finished run must not run it again.
+            finished = finished and owner == ENGINE_TEMPORAL
         except RedisUnavailable as exc:
             logger.warning(
                 "job %s: Redis unavailable at claim, running anyway: %s", job.job_id, exc
@@ -142,7 +141,7 @@ class JobActivities:
         assert self._writer is not None
         owner = None
         if data.ensure is not None:
-            owner = self._writer.ensure(data.ensure, attempts=max(attempt, data.attempts))
+            owner = self._writer.ensure(data.ensure, attempts=max(attempt, data.attempts)).owner
             if owner == ENGINE_DRAMATIQ:
                 return owner, False
         update = data.update or RecordUpdate()
@@ -155,7 +154,7 @@ class JobActivities:
         assert self._writer is not None
         owner = None
         if data.ensure is not None:
-            owner = self._writer.ensure(data.ensure, attempts=1)
+            owner = self._writer.ensure(data.ensure, attempts=1).owner
             if owner == ENGINE_DRAMATIQ:
                 return owner
         if data.update is not None:

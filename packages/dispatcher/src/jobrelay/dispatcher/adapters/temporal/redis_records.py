@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobrelay.queue import ENGINE_TEMPORAL, JobRecord, JobState, JobStore, dumps
 
 from .models import FinishInput, JobInput, RecordUpdate
+
+
+class Claimed(NamedTuple):
+    """What :meth:`RecordWriter.ensure` found."""
+
+    owner: str | None
+    """The engine owning the job after the claim."""
+    finished: bool
+    """The record had finished already (an earlier run): nothing to do."""
 
 
 class RecordWriter:
@@ -19,25 +28,25 @@ class RecordWriter:
     def __init__(self, store: JobStore) -> None:
         self.store = store
 
-    def ensure(self, job: JobInput, *, attempts: int) -> str:
-        """Create the record if absent, claim ``temporal``; returns the owner after the claim."""
-        record = JobRecord(
-            job_id=job.job_id,
-            name=job.name,
-            queue=job.queue,
-            engine=ENGINE_TEMPORAL,
-            payload=dumps(job.payload),
-        )
-        self.store.create(record)
-        owner = self.store.claim(job.job_id, ENGINE_TEMPORAL)
-        if owner == ENGINE_TEMPORAL:
-            self.store.mark_running(job.job_id, attempt=attempts, engine=ENGINE_TEMPORAL)
-        return owner
+    def ensure(self, job: JobInput, *, attempts: int) -> Claimed:
+        """Claim ``temporal`` and start attempt ``attempts``, creating the record if absent.
 
-    def finished(self, job_id: str) -> bool:
-        """Whether the record of ``job_id`` is in a finished state."""
-        record = self.store.get(job_id)
-        return record is not None and record.state.finished
+        One round trip when the record exists (the dispatcher wrote it); a
+        job dispatched while Redis was down has none yet and costs three.
+        """
+        started = self.store.claim_and_start(job.job_id, ENGINE_TEMPORAL, attempt=attempts)
+        if started.state is None:
+            record = JobRecord(
+                job_id=job.job_id,
+                name=job.name,
+                queue=job.queue,
+                engine=ENGINE_TEMPORAL,
+                payload=dumps(job.payload),
+            )
+            self.store.create(record)
+            started = self.store.claim_and_start(job.job_id, ENGINE_TEMPORAL, attempt=attempts)
+        finished = started.state is not None and started.state.finished
+        return Claimed(started.owner, finished)
 
     def apply(self, job_id: str, update: RecordUpdate) -> None:
         """Write the fields ``update`` sets."""
