@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,8 @@ from jobrelay.devservers import RedisServer, TemporalDevServer, free_port
 from jobrelay.dispatcher import DispatcherSettings, DispatchUnavailable, Reconciler, TemporalLink
 from jobrelay.dispatcher.adapters.temporal import TemporalAdapter, TemporalUnavailable, connect
 from jobrelay.queue import QueueSettings
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 # The Stack of conftest.py (a conftest cannot be imported under --import-mode=importlib).
 Stack = Any
@@ -25,6 +28,18 @@ def _unreachable_temporal(queue_settings: QueueSettings) -> TemporalLink:
     return TemporalLink(factory=connect_engine)
 
 
+async def _connect_when_ready(address: str, within_s: float = 60.0) -> Client:
+    """Connect, retrying while the port is open but the frontend is not healthy yet."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await connect(address)
+        except TemporalUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 def _keys(stack: Stack) -> list[bytes]:
     return sorted(stack.client.keys(f"{stack.queue_settings.prefix}*"))
 
@@ -36,13 +51,16 @@ async def test_redis_down_and_temporal_down(
     stack = make_stack(settings)
     dispatcher = stack.dispatcher(temporal=_unreachable_temporal(settings))
     own_redis.stop()
-    started = time.perf_counter()
     with pytest.raises(DispatchUnavailable) as info:
         await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}bd1")
-    assert time.perf_counter() - started < 1
+    # Both refusals are immediate, and what a dispatch costs then is a figure
+    # for bench/. Here: the health check decided (nothing else was tried on
+    # Redis) and Temporal refused the connect.
     err = info.value
-    assert err.reason == "redis_unavailable" and "Redis" in str(err.dramatiq_cause)
+    assert err.reason == "redis_unavailable"
+    assert "health check failed" in str(err.dramatiq_cause), err.dramatiq_cause
     assert isinstance(err.temporal_cause, TemporalUnavailable)
+    assert "cannot connect" in str(err.temporal_cause), err.temporal_cause
     assert len(dispatcher.fallback.backfill) == 0  # nothing to write later either
 
 
@@ -69,7 +87,7 @@ async def test_temporal_stopped_after_connecting(
     # Its own Temporal server, connected once, then stopped: a client that
     # was fine a moment ago must fail within its timeout, not hang.
     with TemporalDevServer() as server:
-        client = await connect(server.address)
+        client = await _connect_when_ready(server.address)
         stack = make_stack(queue_settings)
         off = dsettings.model_copy(update={"use_dramatiq": False})
         dispatcher = stack.dispatcher(off, temporal=TemporalAdapter(client, queue_settings))
@@ -78,9 +96,17 @@ async def test_temporal_stopped_after_connecting(
         )
         server.stop()
         before = _keys(stack)
-        started = time.perf_counter()
         with pytest.raises(DispatchUnavailable) as info:
             await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}bd3")
-        assert time.perf_counter() - started < 10
         assert info.value.reason == "flag_off"
+        # Ended by the adapter's 5 s timeout (its own, or the same deadline on
+        # the RPC). Left alone, the SDK retries the refused connect for about
+        # 10 s, then gives up with UNAVAILABLE: a clock can hardly tell 5 s
+        # from 10 s on a loaded machine, the cause can.
+        cause = info.value.temporal_cause
+        assert isinstance(cause, TemporalUnavailable)
+        timed_out = cause.__cause__
+        assert isinstance(timed_out, TimeoutError) or (
+            isinstance(timed_out, RPCError) and timed_out.status == RPCStatusCode.DEADLINE_EXCEEDED
+        ), repr(timed_out)
         assert _keys(stack) == before

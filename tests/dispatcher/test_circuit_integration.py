@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from jobrelay.devservers import RedisServer
 from jobrelay.dispatcher import DispatchReceipt, Reason
-from jobrelay.queue import QueueSettings
+from jobrelay.queue import BreakerState, CircuitBreaker, QueueSettings, RedisHealth
 
 # The Stack of conftest.py (a conftest cannot be imported under --import-mode=importlib).
 Stack = Any
@@ -35,48 +37,70 @@ async def test_breaker_skips_a_frozen_redis_then_brings_traffic_back(
     frozen_redis: RedisServer,
     prefix: str,
     runs: Callable[[str], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A 4 s breaker reset: long enough that the 100 dispatches below meet no
-    # half-open probe, short enough to come back within 5 s of a restart.
-    settings = QueueSettings(redis_url=frozen_redis.url, prefix=prefix, breaker_reset_ms=4000)
+    settings = QueueSettings(redis_url=frozen_redis.url, prefix=prefix)
     stack = make_stack(settings)
+    # The breaker's clock moves on when the test says so: no half-open probe
+    # meets the 100 dispatches below however slowly they run, and the reset is
+    # over as soon as Redis is back.
+    clock = _Clock()
+    health = RedisHealth(
+        stack.client,
+        cache_s=settings.health_cache_ms / 1000,
+        breaker=CircuitBreaker(
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_after_s=_RESET_S,
+            clock=clock,
+        ),
+    )
+    calls = _count_redis_calls(stack.client, monkeypatch)
     stack.start_dramatiq()
-    dispatcher = stack.dispatcher()
+    dispatcher = stack.dispatcher(health=health)
     assert (await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}w")).engine == "dramatiq"
 
     # Frozen, not stopped: connections hang until the read timeout, as with a
     # Redis behind a dead network. A stopped one refuses at once.
     os.kill(frozen_redis.pid, signal.SIGSTOP)
-    durations: list[float] = []
     receipts: list[DispatchReceipt] = []
+    asked: list[int] = []  # Redis calls each dispatch made
     for i in range(100):
-        started = time.perf_counter()
+        before = len(calls)
         receipts.append(await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}c{i}"))
-        durations.append(time.perf_counter() - started)
+        asked.append(len(calls) - before)
     assert {(r.engine, r.reason) for r in receipts} == {("temporal", Reason.REDIS_UNAVAILABLE)}
-    timeout_s = settings.read_timeout_ms / 1000
-    assert durations[0] >= timeout_s * 0.9, durations[0]  # the first pays the timeout...
-    assert max(durations[1:]) < timeout_s / 2, sorted(durations)[-3:]  # ...and only the first
+    # One timeout, then none: the first dispatch still asked the frozen Redis
+    # (its read timed out and opened the breaker); the other 99 never did, so
+    # none of them could wait for a timeout. (Their latency is for bench/.)
+    assert asked[0] >= 1, asked[:3]
+    assert sum(asked[1:]) == 0, asked
+    assert health.state is BreakerState.OPEN
+    assert len(dispatcher.fallback.backfill) == len(receipts)  # records wait for Redis
 
     os.kill(frozen_redis.pid, signal.SIGCONT)
     frozen_redis.stop()
     frozen_redis.start()
-    restarted = time.monotonic()
+    clock.skew += _RESET_S  # the reset is over: the next check probes Redis
+    # Back within a dispatch or two (the probe, then the worker's next
+    # heartbeat into the restarted, empty Redis); a breaker that never closed
+    # again would keep every dispatch on Temporal for good.
     back: DispatchReceipt | None = None
     i = 0
-    while time.monotonic() - restarted < 5:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
         receipt = await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}b{i}")
         i += 1
         if receipt.engine == "dramatiq":
             back = receipt
             break
         await asyncio.sleep(0.05)
-    assert back is not None, "dispatches did not return to Dramatiq within 5 s"
+    assert back is not None, "dispatches never returned to Dramatiq after the restart"
     assert back.reason is Reason.OK
+    assert health.state is BreakerState.CLOSED  # type: ignore[comparison-overlap]
 
     # Every job accepted during the outage is held by Temporal; a sample runs,
-    # once, on Temporal. (Its worker starts only now: its sandbox's CPU use
-    # would blur the timings above, and running all of them costs ~40 s here.)
+    # once, on Temporal. (Its worker starts only now: running all of them
+    # costs ~40 s here.)
     for receipt in receipts:
         handle = stack.temporal_client.get_workflow_handle(receipt.job_id)
         assert (await handle.describe()).id == receipt.job_id
@@ -87,3 +111,35 @@ async def test_breaker_skips_a_frozen_redis_then_brings_traffic_back(
     for receipt in sample:
         assert (await stack.outcome(receipt.job_id, 60)).duplicate_of is None
     assert {r.job_id: runs(r.job_id) for r in sample} == {r.job_id: ["temporal"] for r in sample}
+
+
+# Far longer than any test: the breaker half-opens only when the test moves its clock.
+_RESET_S = 3600.0
+
+
+class _Clock:
+    """``time.monotonic`` plus a skew the test adds to."""
+
+    def __init__(self) -> None:
+        self.skew = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skew
+
+
+def _count_redis_calls(client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """The Redis calls this thread (the dispatcher's, on the event loop) makes through
+    ``client``, one entry each, answered or not. The in-process Dramatiq worker and
+    heartbeat share the connection pool from threads of their own: not counted."""
+    calls: list[None] = []
+    pool = client.connection_pool
+    get_connection = pool.get_connection
+    here = threading.get_ident()
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == here:
+            calls.append(None)
+        return get_connection(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "get_connection", counted)
+    return calls

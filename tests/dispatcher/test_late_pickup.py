@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,13 +21,14 @@ async def test_late_pickup_moves_to_temporal_and_the_stale_message_is_dropped(
     stack.start_heartbeat()
     await stack.start_temporal()
     short = dsettings.model_copy(update={"pickup_deadline_s": 0.5})
+    dispatched = time.time()
     receipt = await stack.dispatcher(short).dispatch("dsp.ping", {"n": 1}, job_id=late1)
     assert receipt.engine == "dramatiq"
     assert stack.queued_messages() == 1
     reconciler = Reconciler(stack.store, stack.temporal, lease_s=5)
-    assert (await reconciler.run_once()).moved == 0  # not overdue yet
-    await asyncio.sleep(0.6)
-    report = await reconciler.run_once()
+    # Passes at given instants: "not overdue yet" holds however slowly this runs.
+    assert (await reconciler.run_once(now=dispatched)).moved == 0  # not overdue yet
+    report = await reconciler.run_once(now=time.time() + 0.6)  # past the 0.5 s deadline
     assert report.moved == 1
     assert (await stack.outcome(late1)).duplicate_of is None
     assert runs(late1) == ["temporal"]

@@ -15,11 +15,16 @@ from jobrelay.dispatcher import DispatcherSettings, DispatchReceipt
 Stack = Any
 
 RACE_JOBS = 320
+# A pickup timeout no claim by a running worker misses, however loaded the machine.
+PATIENT_MS = 30_000
 
 
 async def _pickup_latency_ms(stack: Stack, dsettings: DispatcherSettings, prefix: str) -> float:
-    """Median time from dispatch to the worker's claim, measured on this machine now."""
-    patient = stack.dispatcher(dsettings.model_copy(update={"pickup_timeout_ms": 5000}))
+    """Median time from dispatch to the worker's claim, measured on this machine now.
+
+    Only aims the race below; nothing is asserted about it.
+    """
+    patient = stack.dispatcher(dsettings.model_copy(update={"pickup_timeout_ms": PATIENT_MS}))
     samples = []
     for i in range(15):
         started = time.perf_counter()
@@ -38,14 +43,15 @@ async def test_pickup_race_runs_every_job_exactly_once(
     stack.start_dramatiq(threads=8)
     await stack.start_temporal()
     latency_ms = await _pickup_latency_ms(stack, dsettings, prefix)
-    # Timeouts around the real pickup latency: some dispatches give up just
-    # before the worker's claim, some just after, so both sides of the race happen.
+    # Timeouts around the pickup latency just measured: some dispatches give
+    # up just before the worker's claim, some just after. The latency under
+    # the race's own load may differ, so both sides are also made certain:
+    # 1 ms gives up before a worker can claim, PATIENT_MS never gives up.
     factors = (0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
+    timeouts_ms = [1, *(max(1, round(latency_ms * f)) for f in factors), PATIENT_MS]
     dispatchers = [
-        stack.dispatcher(
-            dsettings.model_copy(update={"pickup_timeout_ms": max(1, round(latency_ms * f))})
-        )
-        for f in factors
+        stack.dispatcher(dsettings.model_copy(update={"pickup_timeout_ms": ms}))
+        for ms in timeouts_ms
     ]
     limit = asyncio.Semaphore(24)
 
@@ -67,7 +73,7 @@ async def test_pickup_race_runs_every_job_exactly_once(
         r.job_id: (r.engine, runs(r.job_id)) for r in receipts if runs(r.job_id) != [r.engine]
     }
     assert mismatched == {}
-    engines = Counter(r.engine for r in receipts)
+    engines = Counter(r.engine for r in receipts)  # both sides of the race happened
     assert engines["dramatiq"] >= 10 and engines["temporal"] >= 10, (engines, latency_ms)
     for receipt in receipts:
         status = await stack.dispatcher().get_status(receipt.job_id)

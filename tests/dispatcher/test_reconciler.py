@@ -65,11 +65,13 @@ async def test_failed_start_is_retried_after_the_lease(store: JobStore) -> None:
     temporal = MemoryTemporal(fail=ConnectionError("temporal down"))
     _pending(store, "retry", deadline=time.time() - 1)
     reconciler = Reconciler(store, temporal, lease_s=0.2)
-    assert (await reconciler.run_once()).failed == 1
-    assert (await reconciler.run_once()).failed == 0  # leased: not tried again yet
+    # Passes at given instants, not after real pauses: "not yet" cannot turn
+    # into "already" on a slow machine. The lease runs from the failed start.
+    now = time.time()
+    assert (await reconciler.run_once(now=now)).failed == 1
+    assert (await reconciler.run_once(now=now)).failed == 0  # leased: not tried again yet
     temporal.fail = None
-    await asyncio.sleep(0.25)
-    report = await reconciler.run_once()
+    report = await reconciler.run_once(now=time.time() + 0.25)  # the lease is over
     assert report.moved == 1 and list(temporal.workflows) == ["retry"]
     assert store.overdue(now=time.time() + 3600) == []
 
@@ -129,7 +131,8 @@ async def test_run_forever_stops_when_asked(store: JobStore) -> None:
             break
         await asyncio.sleep(0.02)
     stop.set()
-    await asyncio.wait_for(task, timeout=2)
+    # Stops at once (after the pass under way); one that ignored the event never would.
+    await asyncio.wait_for(task, timeout=10)
     assert "bg" in temporal.workflows
 
 

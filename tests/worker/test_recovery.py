@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 import uuid
 from collections.abc import Callable
 
@@ -14,7 +13,13 @@ from jobrelay.queue import JobStore, WorkerRegistry
 
 from .conftest import WorkerProc, counter, finished, live_worker, pids, wait_for
 
-RECOVERY_S = 15.0
+# How long a crashed or frozen worker's job may take to finish elsewhere.
+# Expected: the broker heartbeat timeout (5 s) + a maintenance tick (1 s) +
+# the cut 2-3 s step run again, about 9-10 s. A message never redelivered
+# hangs, and one left to Dramatiq's own default heartbeat timeout (60 s)
+# takes over a minute: 45 s leaves a loaded machine ~4x room and still
+# fails both. (Speed of recovery is a figure for bench/, not a test.)
+RECOVERY_S = 45.0
 
 
 def _start(
@@ -25,7 +30,7 @@ def _start(
     return proc, info.pid
 
 
-async def test_sigkilled_workers_job_completes_on_another_within_15s(
+async def test_sigkilled_workers_job_completes_on_another(
     spawn: Callable[..., WorkerProc],
     worker_env: dict[str, str],
     registry: WorkerRegistry,
@@ -39,12 +44,9 @@ async def test_sigkilled_workers_job_completes_on_another_within_15s(
     wait_for(lambda: counter(redis_conn, f"{key}:slow_started") == 1, 10, "the slow step")
     second, second_pid = _start(spawn, worker_env, registry)
 
-    killed = time.monotonic()
     first.kill_group(signal.SIGKILL)
     wait_for(lambda: finished(store, receipt.job_id), RECOVERY_S, "the job on the second worker")
-    took = time.monotonic() - killed
     assert finished(store, receipt.job_id) == "succeeded"
-    assert took < RECOVERY_S
 
     assert counter(redis_conn, f"{key}:first") == 1, "a finished step is not run again"
     assert pids(redis_conn, f"{key}:pids:first") == [first_pid]
@@ -86,7 +88,7 @@ async def test_frozen_worker_duplicate_is_absorbed(
     assert pids(redis_conn, f"{key}:pids:slow") == [first_pid, second_pid]
     assert counter(redis_conn, f"{key}:last") == 1, "the duplicate delivery ran no further step"
     # The thawed worker is healthy again and stops cleanly.
-    wait_for(lambda: live_worker(registry, "default", first), 5, "the thawed worker's heartbeat")
+    wait_for(lambda: live_worker(registry, "default", first), 10, "the thawed worker's heartbeat")
     first.send(signal.SIGTERM)
     assert first.wait(15) == 0
     second.send(signal.SIGTERM)

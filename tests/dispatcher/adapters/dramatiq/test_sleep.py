@@ -22,7 +22,9 @@ def test_an_hour_long_sleep_frees_the_worker_and_resumes_when_due(
     store: JobStore,
     clock: Any,
 ) -> None:
-    started = time.monotonic()
+    # The hour passes on the adapter's clock only: a worker that really slept
+    # it would never free its one thread, and every wait below (30 s each)
+    # would fail long before. How long the run takes is not the point.
     workers(adapter, ["scheduled"], threads=1)
     sleeper = submit("dtest.sleeper", {"sleep_s": HOUR})
 
@@ -42,7 +44,6 @@ def test_an_hour_long_sleep_frees_the_worker_and_resumes_when_due(
     assert counts(sleeper) == {"before": 1, "after": 1}
     assert record.attempts == 1  # a sleep is not a retry
     assert record.wake_at is None
-    assert time.monotonic() - started < 20
 
 
 def test_a_wakeup_before_the_due_time_parks_again(

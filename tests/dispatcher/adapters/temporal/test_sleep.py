@@ -36,15 +36,15 @@ async def test_an_hour_long_sleep_finishes_in_seconds_with_time_skipping(
     await start_worker(queue_settings, store, queue="scheduled")
     job = engine_job("trt.sleeper", probe, queue="scheduled")
 
-    began = time.monotonic()
     await adapter.start(job)
     wf = handle(client, job.job_id)
-    outcome = await asyncio.wait_for(wf.result(), 30)
-    elapsed = time.monotonic() - began
+    # Seconds of real time with skipping (how many is not the point); without
+    # it the result takes the full hour. 60 s is room for a loaded machine and
+    # still fails that by a factor of 60.
+    outcome = await asyncio.wait_for(wf.result(), 60)
 
     assert outcome.result == {"values": [1, 1], "attempt": 1}
     assert effects() == {"before": 1, "after": 1}
-    assert elapsed < 20
     timers = [
         e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
         async for e in wf.fetch_history_events()
