@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import redis
-from jobrelay.devservers import RedisServer, free_port
+from jobrelay.devservers import RedisServer, TemporalDevServer, free_port
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
 from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import JobStore, QueueSettings, WorkerInfo, WorkerRegistry
@@ -138,6 +138,20 @@ def dispatcher(
 ) -> Dispatcher:
     built = build_dispatcher(
         DispatcherSettings(temporal_address=dead_temporal, live_worker_cache_ms=0),
+        queue_settings,
+        discover=False,
+    )
+    assert isinstance(built, Dispatcher)
+    return built
+
+
+@pytest.fixture
+def to_temporal(
+    testjobs: ModuleType, queue_settings: QueueSettings, temporal_server: TemporalDevServer
+) -> Dispatcher:
+    """A dispatcher sending every job to Temporal (``USE_DRAMATIQ=false``)."""
+    built = build_dispatcher(
+        DispatcherSettings(use_dramatiq=False, temporal_address=temporal_server.address),
         queue_settings,
         discover=False,
     )

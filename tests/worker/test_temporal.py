@@ -5,13 +5,12 @@ from __future__ import annotations
 import signal
 import uuid
 from collections.abc import Callable
-from types import ModuleType
 
 import httpx
 import pytest
 import redis
 from jobrelay.devservers import TemporalDevServer, free_port
-from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
+from jobrelay.dispatcher import Dispatcher
 from jobrelay.queue import ENGINE_TEMPORAL, JobStore, QueueSettings, WorkerRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -22,19 +21,6 @@ from .test_check import check
 @pytest.fixture
 def temporal_env(worker_env: dict[str, str], temporal_server: TemporalDevServer) -> dict[str, str]:
     return worker_env | {"TEMPORAL_ADDRESS": temporal_server.address}
-
-
-@pytest.fixture
-def to_temporal(
-    testjobs: ModuleType, queue_settings: QueueSettings, temporal_server: TemporalDevServer
-) -> Dispatcher:
-    built = build_dispatcher(
-        DispatcherSettings(use_dramatiq=False, temporal_address=temporal_server.address),
-        queue_settings,
-        discover=False,
-    )
-    assert isinstance(built, Dispatcher)
-    return built
 
 
 def _start(spawn: Callable[..., WorkerProc], env: dict[str, str]) -> WorkerProc:

@@ -15,13 +15,12 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import partial
-from types import ModuleType
 
 import pytest
 import redis
 from jobrelay.devservers import TemporalDevServer
-from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
-from jobrelay.queue import ENGINE_TEMPORAL, JobStore, QueueSettings
+from jobrelay.dispatcher import Dispatcher
+from jobrelay.queue import ENGINE_TEMPORAL, JobStore
 
 from .conftest import WorkerProc, wait_for
 
@@ -30,19 +29,6 @@ JOBS = 300
 # Generous: at the bare engine's pace a round takes 10-30 s on a loaded
 # 2-core machine; a deadlocked or crawling worker never gets there.
 ROUND_TIMEOUT_S = 150
-
-
-@pytest.fixture
-def to_temporal(
-    testjobs: ModuleType, queue_settings: QueueSettings, temporal_server: TemporalDevServer
-) -> Dispatcher:
-    built = build_dispatcher(
-        DispatcherSettings(use_dramatiq=False, temporal_address=temporal_server.address),
-        queue_settings,
-        discover=False,
-    )
-    assert isinstance(built, Dispatcher)
-    return built
 
 
 def _polling(worker: WorkerProc) -> bool:
