@@ -82,6 +82,7 @@ def test_the_time_limit_interrupts_and_retries_then_dead_letters(
     submit: Callable[..., str],
     wait_for: Callable[..., Any],
     counts: Callable[[str], dict[str, int]],
+    until: Callable[..., None],
 ) -> None:
     workers(adapter, ["default"])
     job_id = submit("dtest.slow")
@@ -91,6 +92,9 @@ def test_the_time_limit_interrupts_and_retries_then_dead_letters(
     assert record.attempts == 2
     assert record.error == "gave up after 2 attempts: interrupted: time limit exceeded"
     assert counts(job_id) == {"stall-calls": 2}
+    # The record says dead first; the message reaches the dead-letter queue
+    # once the worker nacks it, a moment later.
+    until(lambda: adapter.dead_letters("default"), what="the dead letter")
     assert [d.reason for d in adapter.dead_letters("default")] == [record.error]
 
 
