@@ -123,3 +123,33 @@ async def slow(ctx: JobContext, data: Probe) -> None:
 async def opaque(ctx: JobContext, data: Probe) -> object:
     count(ctx.job_id, "runs")
     return object()
+
+
+@job("dtest.slow_retry", queue="default", retries=1, min_backoff_s=3, max_backoff_s=3)
+async def slow_retry(ctx: JobContext, data: Probe) -> int:
+    """Fails its first attempt; the retry waits 3 s in the worker's delay queue."""
+    return await ctx.run("flaky", flaky, ctx.job_id, data.fail_times)
+
+
+class FileProbe(BaseModel):
+    path: str
+
+
+def note(path: str, step: str) -> str:
+    """A side effect kept outside Redis, so it survives Redis going away: one line per run."""
+    if step == "two":
+        gate = f"{path}.gate"
+        deadline = time.monotonic() + 60
+        while not os.path.exists(gate):
+            if time.monotonic() > deadline:
+                raise TimeoutError("gate never opened")
+            time.sleep(0.02)
+    with open(path, "a") as out:
+        out.write(f"{step}\n")
+    return step
+
+
+@job("dtest.file_steps", queue="default", retries=2, min_backoff_s=0.05)
+async def file_steps(ctx: JobContext, data: FileProbe) -> list[str]:
+    """Three steps noting their runs in a file; step two waits for ``<path>.gate``."""
+    return [await ctx.run(step, note, data.path, step) for step in ("one", "two", "three")]

@@ -20,8 +20,14 @@ from jobrelay.job_engine import (
 )
 from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads, unavailable_on_error
 from pydantic_core import PydanticSerializationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 logger = logging.getLogger("jobrelay.dramatiq")
+
+# How long a finished step's result waits for Redis before the attempt gives
+# up (and the step, its side effect done, runs again on the next delivery):
+# long enough to outlast a Redis restart on its AOF.
+_SAVE_PATIENCE_S = 60.0
 
 # Hooks run once the outcome is decided; a late cancel must not skip them.
 _HOOK_STEPS = frozenset({SUCCESS_HOOK_STEP, FAILURE_HOOK_STEP})
@@ -99,13 +105,24 @@ class DramatiqContext(BaseJobContext):
             if inspect.isawaitable(result):
                 result = await result
         try:
-            stored = self._store.save_step(self.job_id, step_id, result)
+            stored = await self._save_finished(step_id, result)
         except PydanticSerializationError as exc:
             # Retrying would repeat the step's side effect and fail the same way.
             raise PermanentError(f"step {step_id!r} returned a non-JSON value: {exc}") from exc
         self._memo[step_id] = stored
         # Decode what was stored so a first run returns exactly what a replay would.
         return loads(stored, result_type)
+
+    async def _save_finished(self, step_id: str, result: Any) -> str:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(RedisUnavailable),
+            wait=wait_exponential(multiplier=0.1, max=2.0),
+            stop=stop_after_delay(_SAVE_PATIENCE_S),
+            reraise=True,
+        ):
+            with attempt:
+                return self._store.save_step(self.job_id, step_id, result)
+        raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _sleep(self, step_id: str, seconds: float | None, until: datetime | None) -> None:
         self._check_cancel(step_id)

@@ -25,6 +25,8 @@ class Outcome(StrEnum):
     SLEEPING = "sleeping"
     DROPPED = "dropped"
     """Another engine owns the job, or it already finished: nothing ran."""
+    REQUEUED = "requeued"
+    """Redis failed under the attempt; the message goes back to its queue."""
 
     @property
     def is_failure(self) -> bool:

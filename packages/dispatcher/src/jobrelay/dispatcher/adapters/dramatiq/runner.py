@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from dramatiq import Retry
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
@@ -23,10 +22,10 @@ from jobrelay.job_engine import (
     get_job,
     run_failure_hook,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, dumps
+from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable, dumps
 from pydantic_core import PydanticSerializationError
 
-from .consumer import succeed_on_ack
+from .consumer import requeue_on_ack, retry_on_ack, succeed_on_ack
 from .context import DramatiqContext, SleepParked
 from .deadletter import dead_letter
 from .group_commit import GroupCommit
@@ -69,10 +68,21 @@ class JobRunner:
         self._claim_and_start = GroupCommit(partial(store.claim_and_start_many, ENGINE_DRAMATIQ))
 
     def handle(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Process the current message; raising ``Retry`` asks for another attempt."""
+        """Process the current message; its ack carries the outcome (see ``consumer``)."""
         message = cast(MessageProxy | None, CurrentMessage.get_current_message())
         if message is None:
             raise RuntimeError("no current message: the broker lacks CurrentMessage middleware")
+        try:
+            self._handle(message, args, kwargs)
+        except RedisUnavailable as exc:
+            # The attempt's bookkeeping failed, not the job: it goes back to its
+            # queue once Redis answers, as the same attempt. Raising instead
+            # would leave the retry to dramatiq, which cannot enqueue it now.
+            logger.warning("job message %s goes back to its queue: %s", message.message_id, exc)
+            settle(message, Outcome.REQUEUED)
+            requeue_on_ack(message)
+
+    def _handle(self, message: MessageProxy, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             envelope = JobMessage.from_args(args, kwargs)
         except ValueError as exc:
@@ -163,10 +173,11 @@ class JobRunner:
             self._store.finish(job_id, JobState.FAILED, error=_describe(exc))
         except Interrupt:
             # Dramatiq's time limit interrupts the worker thread (and cancels
-            # the job body on the loop); its Retries middleware then retries
-            # or dead-letters.
-            self._interrupted(message, job_id, attempt, policy)
-            raise
+            # the job body on the loop).
+            if self._interrupted(message, job_id, attempt, policy):
+                raise  # the last attempt: dramatiq's Retries gives up on it
+        except RedisUnavailable:
+            raise  # not the job's failure: see handle
         except Exception as exc:
             self._failed(message, definition, ctx, exc, policy)
         else:
@@ -213,20 +224,23 @@ class JobRunner:
             error=error,
             message=f"attempt {ctx.attempt} failed; retrying in {delay_s:g}s",
         )
-        raise Retry(error, delay=max(1, round(delay_s * 1000))) from exc
+        retry_on_ack(message, round(delay_s * 1000))
 
     def _interrupted(
         self, message: MessageProxy, job_id: str, attempt: int, policy: RetryPolicy
-    ) -> None:
+    ) -> bool:
+        """Record a timed-out attempt; True when it was the last one."""
         error = "interrupted: time limit exceeded"
         if attempt >= policy.max_attempts:
             reason = f"gave up after {attempt} attempts: {error}"
             settle(message, Outcome.DEAD)
             self._store.finish(job_id, JobState.DEAD, error=reason)
             dead_letter(self._broker, message, reason)
-        else:
-            settle(message, Outcome.RETRYING)
-            self._store.update(job_id, state=JobState.QUEUED, error=error)
+            return True
+        settle(message, Outcome.RETRYING)
+        self._store.update(job_id, state=JobState.QUEUED, error=error)
+        retry_on_ack(message, round(policy.backoff_s(attempt) * 1000))
+        return False
 
     def _failure_hook(self, definition: JobDefinition, ctx: DramatiqContext, error: str) -> None:
         try:
