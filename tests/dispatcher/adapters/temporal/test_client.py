@@ -72,6 +72,20 @@ async def test_calls_to_a_stopped_server_fail_fast_as_temporal_unavailable(
             assert _ended_by_a_timeout(info.value), repr(info.value.__cause__)
 
 
+async def test_a_start_that_times_out_after_the_workflow_exists_is_not_refused(
+    client: Client, queue_settings: QueueSettings, probe: dict[str, str]
+) -> None:
+    job = engine_job("trt.three_steps", probe)
+    # No worker polls this task queue: the workflow only has to exist.
+    await TemporalAdapter(client, queue_settings).start(job, delay_s=3600)
+    impatient = TemporalAdapter(client, queue_settings, timeout=timedelta(microseconds=1))
+
+    # Times out (no call answers within 1 us), then finds the workflow.
+    await impatient.start(job)
+
+    await handle(client, job.job_id).terminate()
+
+
 async def test_a_delayed_start_waits_before_running(
     client: Client,
     adapter: TemporalAdapter,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from ..base import EngineJob
 from .errors import TemporalUnavailable
 from .models import WORKFLOW_NAME, JobInput, JobOutcome
 from .status import describe_job
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -84,6 +87,24 @@ class TemporalAdapter:
             )
         except WorkflowAlreadyStartedError:
             return
+        except TemporalUnavailable:
+            # A start that timed out may still have reached the server: a job
+            # refused here must not run anyway.
+            if await self._exists(job.job_id):
+                logger.info("start of %s timed out, yet its workflow exists", job.job_id)
+                return
+            raise
+
+    async def _exists(self, job_id: str) -> bool:
+        """Whether workflow ``job_id`` exists; False when Temporal cannot say."""
+        try:
+            async with asyncio.timeout(self.query_timeout.total_seconds()):
+                await self.client.get_workflow_handle(job_id).describe(
+                    rpc_timeout=self.query_timeout
+                )
+        except (TimeoutError, RPCError, RuntimeError):
+            return False
+        return True
 
     async def describe(self, job_id: str) -> dict[str, Any] | None:
         """State, progress, result or error of ``job_id`` from Temporal; None if unknown."""
