@@ -81,10 +81,10 @@ class JobActivities:
     async def step(self, data: StepInput) -> StepOutput:
         """Run one step by ``module:qualname``; its result goes back as JSON."""
         info = activity.info()
-        synced, owner, cancel = False, None, False
+        synced, owner, cancel, done = False, None, False, None
         if self._writer is not None:
             try:
-                owner, cancel = await asyncio.to_thread(self._before_step, data, info.attempt)
+                owner, cancel, done = await asyncio.to_thread(self._before_step, data, info.attempt)
                 synced = True
             except RedisUnavailable as exc:
                 logger.info(
@@ -92,6 +92,10 @@ class JobActivities:
                 )
         if owner == ENGINE_DRAMATIQ:
             return StepOutput(value="null", attempt=info.attempt, synced=synced, owner=owner)
+        if done is not None:
+            # An earlier attempt ran the step and its worker died before Temporal
+            # heard back: the result it left in Redis stands, the step is not rerun.
+            return StepOutput(value=done, attempt=info.attempt, synced=synced, owner=owner)
         if cancel:
             raise ApplicationError(
                 f"job {data.job_id} cancelled before step {data.step_id!r}",
@@ -119,7 +123,20 @@ class JobActivities:
                 type=DEFINITION_ERROR,
                 non_retryable=True,
             ) from exc
+        if synced:
+            await self._remember(data, value)
         return StepOutput(value=encoded, attempt=info.attempt, synced=synced, owner=owner)
+
+    async def _remember(self, data: StepInput, value: Any) -> None:
+        # Kept for a retry of this activity only: Temporal's history holds the
+        # result once the completion reaches it.
+        assert self._writer is not None
+        try:
+            await asyncio.to_thread(self._writer.store.save_step, data.job_id, data.step_id, value)
+        except RedisUnavailable as exc:
+            logger.info(
+                "job %s: could not keep the result of %s: %s", data.job_id, data.step_id, exc
+            )
 
     @activity.defn(name=RECORD_ACTIVITY)
     async def record(self, data: RecordInput) -> RecordOutput:
@@ -137,18 +154,21 @@ class JobActivities:
             return RecordOutput(synced=False)
         return RecordOutput(synced=True, owner=owner)
 
-    def _before_step(self, data: StepInput, attempt: int) -> tuple[str | None, bool]:
+    def _before_step(self, data: StepInput, attempt: int) -> tuple[str | None, bool, str | None]:
+        """Owner, cancel flag and the step's kept result (if an earlier attempt left one)."""
         assert self._writer is not None
         owner = None
         if data.ensure is not None:
             owner = self._writer.ensure(data.ensure, attempts=max(attempt, data.attempts)).owner
             if owner == ENGINE_DRAMATIQ:
-                return owner, False
+                return owner, False, None
         update = data.update or RecordUpdate()
         if attempt > data.attempts:
             update = update.merge(RecordUpdate(attempts=attempt))
         self._writer.apply(data.job_id, update)
-        return owner, self._writer.store.cancel_requested(data.job_id)
+        store = self._writer.store
+        done = store.load_steps(data.job_id).get(data.step_id) if attempt > 1 else None
+        return owner, store.cancel_requested(data.job_id), done
 
     def _record(self, data: RecordInput) -> str | None:
         assert self._writer is not None
