@@ -158,7 +158,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     add("--drain-s", type=float, default=None, help="drain wait (default stuck-after + 30 s)")
     add("--settle-s", type=float, default=3.0, help="wait after the drain for late re-runs")
     add("--supervisors", type=int, default=2, help="jobrelay-worker run processes (>= 2)")
-    add("--temporal-workers", type=int, default=1, help="jobrelay-worker temporal processes")
+    add("--temporal-workers", type=int, default=2, help="jobrelay-worker temporal processes")
     add("--pickup-share", type=float, default=0.2, help="share of jobs with confirm=pickup")
     add("--fail-share", type=float, default=0.1, help="share whose s2 fails once")
     # Over 1 s on purpose: Dramatiq keeps a shorter sleep in the worker, a

@@ -20,7 +20,13 @@ from jobrelay.job_engine import (
 )
 from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads, unavailable_on_error
 from pydantic_core import PydanticSerializationError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 logger = logging.getLogger("jobrelay.dramatiq")
 
@@ -28,6 +34,12 @@ logger = logging.getLogger("jobrelay.dramatiq")
 # up (and the step, its side effect done, runs again on the next delivery):
 # long enough to outlast a Redis restart on its AOF.
 _SAVE_PATIENCE_S = 60.0
+_SAVE_RETRY: dict[str, Any] = {
+    "retry": retry_if_exception_type(RedisUnavailable),
+    "wait": wait_exponential(multiplier=0.1, max=2.0),
+    "stop": stop_after_delay(_SAVE_PATIENCE_S),
+    "reraise": True,
+}
 
 # Hooks run once the outcome is decided; a late cancel must not skip them.
 _HOOK_STEPS = frozenset({SUCCESS_HOOK_STEP, FAILURE_HOOK_STEP})
@@ -98,14 +110,16 @@ class DramatiqContext(BaseJobContext):
                 raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")
         if stored is not None:
             return loads(stored, result_type)
-        if inspect.iscoroutinefunction(fn):
-            result = await fn(*args)
-        else:
-            result = await asyncio.to_thread(fn, *args)
-            if inspect.isawaitable(result):
-                result = await result
         try:
-            stored = await self._save_finished(step_id, result)
+            if inspect.iscoroutinefunction(fn):
+                stored = await self._save_finished(step_id, await fn(*args))
+            else:
+                # The result is written in the step's own thread as soon as it
+                # returns: the window in which a dying worker loses it, and
+                # the step runs again, is one round trip.
+                done, stored = await asyncio.to_thread(self._call_and_save, step_id, fn, args)
+                if stored is None:
+                    stored = await self._save_finished(step_id, await done)
         except PydanticSerializationError as exc:
             # Retrying would repeat the step's side effect and fail the same way.
             raise PermanentError(f"step {step_id!r} returned a non-JSON value: {exc}") from exc
@@ -113,13 +127,23 @@ class DramatiqContext(BaseJobContext):
         # Decode what was stored so a first run returns exactly what a replay would.
         return loads(stored, result_type)
 
+    def _call_and_save(
+        self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]
+    ) -> tuple[Any, str | None]:
+        """Run a sync step and save its result, in a worker thread.
+
+        A sync function that returns an awaitable gets it back unsaved.
+        """
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            return result, None
+        for attempt in Retrying(**_SAVE_RETRY):
+            with attempt:
+                return None, self._store.save_step(self.job_id, step_id, result)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
     async def _save_finished(self, step_id: str, result: Any) -> str:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(RedisUnavailable),
-            wait=wait_exponential(multiplier=0.1, max=2.0),
-            stop=stop_after_delay(_SAVE_PATIENCE_S),
-            reraise=True,
-        ):
+        async for attempt in AsyncRetrying(**_SAVE_RETRY):
             with attempt:
                 return self._store.save_step(self.job_id, step_id, result)
         raise AssertionError("unreachable: tenacity reraises the last error")

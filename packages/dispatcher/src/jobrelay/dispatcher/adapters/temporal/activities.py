@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from jobrelay.job_engine import (
@@ -109,8 +110,9 @@ class JobActivities:
             raise ApplicationError(str(exc), type=DEFINITION_ERROR, non_retryable=True) from exc
         heartbeat = info.heartbeat_timeout
         interval = max(0.1, min(1.0, heartbeat.total_seconds() / 4)) if heartbeat else None
+        keep = partial(self._keep, data) if synced else None
         try:
-            value = await call_with_heartbeat(fn, args, interval)
+            value = await call_with_heartbeat(fn, args, interval, keep=keep)
         except PermanentError as exc:
             # Typed explicitly: a subclass name would otherwise look retryable.
             raise ApplicationError(str(exc), type=PERMANENT_ERROR, non_retryable=True) from exc
@@ -123,20 +125,21 @@ class JobActivities:
                 type=DEFINITION_ERROR,
                 non_retryable=True,
             ) from exc
-        if synced:
-            await self._remember(data, value)
         return StepOutput(value=encoded, attempt=info.attempt, synced=synced, owner=owner)
 
-    async def _remember(self, data: StepInput, value: Any) -> None:
-        # Kept for a retry of this activity only: Temporal's history holds the
-        # result once the completion reaches it.
+    def _keep(self, data: StepInput, value: Any) -> None:
+        """Keep a step's result for a retry of this activity (blocking; best effort).
+
+        Temporal's history holds the result once the completion reaches it;
+        until then a retry after this worker died finds it here.
+        """
         assert self._writer is not None
         try:
-            await asyncio.to_thread(self._writer.store.save_step, data.job_id, data.step_id, value)
+            self._writer.store.save_step(data.job_id, data.step_id, value)
+        except PydanticSerializationError:
+            pass  # the activity reports it, naming the step
         except RedisUnavailable as exc:
-            logger.info(
-                "job %s: could not keep the result of %s: %s", data.job_id, data.step_id, exc
-            )
+            logger.info("job %s: could not keep %s's result: %s", data.job_id, data.step_id, exc)
 
     @activity.defn(name=RECORD_ACTIVITY)
     async def record(self, data: RecordInput) -> RecordOutput:

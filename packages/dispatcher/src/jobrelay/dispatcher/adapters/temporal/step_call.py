@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any, get_type_hints
 
@@ -36,17 +36,24 @@ def coerce_args(fn: Callable[..., Any], args: Sequence[Any]) -> list[Any]:
 
 
 async def call_with_heartbeat(
-    fn: Callable[..., Any], args: Sequence[Any], interval_s: float | None
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    interval_s: float | None,
+    *,
+    keep: Callable[[Any], None] | None = None,
 ) -> Any:
     """Run ``fn(*args)``: async directly, sync in a thread; heartbeat while it runs.
 
     The heartbeat lets Temporal notice a dead worker before the time limit and
-    carries cancellation into the activity.
+    carries cancellation into the activity. ``keep`` (blocking) is given the
+    result as soon as ``fn`` returns, in the same thread for a sync ``fn``:
+    a worker that dies after the step has the smallest window in which its
+    result is lost.
     """
     if inspect.iscoroutinefunction(fn):
-        work = asyncio.ensure_future(fn(*args))
+        work = asyncio.ensure_future(_then_keep(fn(*args), keep))
     else:
-        work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        work = asyncio.ensure_future(asyncio.to_thread(_call_and_keep, fn, args, keep))
     try:
         while True:
             done, _ = await asyncio.wait({work}, timeout=interval_s)
@@ -58,7 +65,23 @@ async def call_with_heartbeat(
         if not work.done():
             work.cancel()
     if inspect.isawaitable(result):
-        result = await result
+        result = await _then_keep(result, keep)
+    return result
+
+
+def _call_and_keep(
+    fn: Callable[..., Any], args: Sequence[Any], keep: Callable[[Any], None] | None
+) -> Any:
+    result = fn(*args)
+    if keep is not None and not inspect.isawaitable(result):
+        keep(result)
+    return result
+
+
+async def _then_keep(work: Awaitable[Any], keep: Callable[[Any], None] | None) -> Any:
+    result = await work
+    if keep is not None:
+        await asyncio.to_thread(keep, result)
     return result
 
 
