@@ -67,6 +67,7 @@ class TemporalDevServer:
             argv += ["--ui-port", str(self.ui_port)]
         if self.db_file is not None:
             argv += ["--db-filename", str(self.db_file)]
+            argv += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
         return argv
 
     def start(self, timeout_s: float = 60.0) -> TemporalDevServer:
