@@ -6,7 +6,9 @@ from types import ModuleType
 from typing import Any
 
 import dramatiq
+from jobrelay.dispatcher.adapters import EngineJob
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
+from jobrelay.job_engine import SUCCESS_HOOK_STEP
 from jobrelay.queue import JobState, JobStore
 
 
@@ -95,3 +97,41 @@ def test_a_cancel_before_pickup_runs_nothing(
 
     wait_for(job_id, JobState.CANCELLED)
     assert counts(job_id) == {}
+
+
+def test_a_second_delivery_waits_for_the_hook_another_delivery_is_running(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    counts: Callable[[str], dict[str, int]],
+    redis_conn: Any,
+    until: Callable[..., None],
+) -> None:
+    namespace = adapter.broker.namespace
+    workers(adapter, ["default"], threads=2)
+    job_id = submit("dtest.gated_hook")
+    until(lambda: redis_conn.exists(adapter.store.keys.step_lease(job_id, SUCCESS_HOOK_STEP)))
+    # What a frozen worker's redelivered message is: the same job, delivered
+    # again while the first delivery is inside its success hook.
+    adapter.enqueue(
+        EngineJob(job_id=job_id, name="dtest.gated_hook", queue="default", payload={}),
+        delay_s=None,
+    )
+    # It meets the lease and is put back as a delayed copy.
+    until(lambda: redis_conn.hlen(f"{namespace}:default.DQ.msgs") == 1)
+    redis_conn.set(testjobs.key(job_id, "gate"), 1)
+
+    record = wait_for(job_id, JobState.SUCCEEDED)
+    # The copy comes back, finds the job finished and is dropped.
+    until(
+        lambda: (
+            redis_conn.hlen(f"{namespace}:default.DQ.msgs") == 0
+            and redis_conn.hlen(f"{namespace}:default.msgs") == 0
+        ),
+        timeout=15,
+    )
+
+    assert counts(job_id) == {"one": 1, "hook": 1, "gate": 1}
+    assert record.attempts == 1

@@ -157,3 +157,16 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, AR
 for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
 return due
 """
+
+# KEYS: lease. ARGV: holder, ttl_ms. 1 when ARGV[1] holds the lease now.
+TAKE_LEASE = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+"""
+
+# KEYS: lease. ARGV: holder. Frees the lease only if ARGV[1] still holds it.
+DROP_LEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""

@@ -29,6 +29,9 @@ class Keys:
     def steps(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}:steps"
 
+    def step_lease(self, job_id: str, step_id: str) -> str:
+        return f"{self.prefix}job:{job_id}:lease:{step_id}"
+
     @property
     def pending(self) -> str:
         return f"{self.prefix}pending"

@@ -45,6 +45,8 @@ class JobStore:
         self._succeed_ack = client.register_script(_scripts.SUCCEED_ACK)
         self._claim_start = client.register_script(_scripts.CLAIM_START)
         self._lease_due = client.register_script(_scripts.LEASE_DUE)
+        self._take_lease = client.register_script(_scripts.TAKE_LEASE)
+        self._drop_lease = client.register_script(_scripts.DROP_LEASE)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: QueueSettings) -> JobStore:
@@ -238,6 +240,20 @@ class JobStore:
         with unavailable_on_error():
             self.client.hset(self.keys.steps(job_id), step_id, encoded)
         return encoded
+
+    def take_step_lease(self, job_id: str, step_id: str, holder: str, ttl_s: float) -> bool:
+        """Let only ``holder`` run ``step_id`` for ``ttl_s``; True when it holds the lease."""
+        with unavailable_on_error():
+            taken = self._take_lease(
+                keys=[self.keys.step_lease(job_id, step_id)],
+                args=[holder, max(1, round(ttl_s * 1000))],
+            )
+        return bool(taken == 1)
+
+    def drop_step_lease(self, job_id: str, step_id: str, holder: str) -> None:
+        """Free ``holder``'s lease on ``step_id`` early (it failed: another may try now)."""
+        with unavailable_on_error():
+            self._drop_lease(keys=[self.keys.step_lease(job_id, step_id)], args=[holder])
 
     # -- pending set and wake-ups --------------------------------------------
 

@@ -153,3 +153,13 @@ def note(path: str, step: str) -> str:
 async def file_steps(ctx: JobContext, data: FileProbe) -> list[str]:
     """Three steps noting their runs in a file; step two waits for ``<path>.gate``."""
     return [await ctx.run(step, note, data.path, step) for step in ("one", "two", "three")]
+
+
+def gated_hook(job_id: str, result: object) -> None:
+    """A success hook that waits for the test's gate, then counts its run."""
+    count_after_gate(job_id, "hook")
+
+
+@job("dtest.gated_hook", queue="default", on_success=gated_hook)
+async def gated_hook_job(ctx: JobContext, data: Probe) -> int:
+    return await ctx.run("one", count, ctx.job_id, "one")

@@ -80,11 +80,16 @@ def _success_of(message: MessageProxy) -> _Success | None:
 class _Redelivery:
     delay_ms: int | None
     """None: back to its queue now, as the same attempt."""
+    counts: bool = True
+    """Whether the delayed copy is the next attempt or this one again."""
 
 
-def retry_on_ack(message: MessageProxy, delay_ms: int) -> None:
-    """Have the ack of ``message`` also enqueue its next attempt, due in ``delay_ms``."""
-    setattr(message, _REDELIVERY_ATTR, _Redelivery(max(1, delay_ms)))
+def retry_on_ack(message: MessageProxy, delay_ms: int, *, counts: bool = True) -> None:
+    """Have the ack of ``message`` also enqueue a copy due in ``delay_ms``.
+
+    The copy is the next attempt, or with ``counts=False`` this attempt again.
+    """
+    setattr(message, _REDELIVERY_ATTR, _Redelivery(max(1, delay_ms), counts))
 
 
 def requeue_on_ack(message: MessageProxy) -> None:
@@ -129,7 +134,7 @@ class JobConsumer(_RedisConsumer):
         redelivery: _Redelivery | None = message.__dict__.get(_REDELIVERY_ATTR)
         if redelivery is not None:
             with _connection_closed():
-                self._redeliver(message, redelivery.delay_ms)
+                self._redeliver(message, redelivery)
             self.queued_message_ids.discard(message.message_id)
             return
         success = _success_of(message)
@@ -141,8 +146,9 @@ class JobConsumer(_RedisConsumer):
             self._succeed_and_ack((success.job_id, success.result_json, ack))
         self.queued_message_ids.discard(message.message_id)
 
-    def _redeliver(self, message: MessageProxy, delay_ms: int | None) -> None:
+    def _redeliver(self, message: MessageProxy, redelivery: _Redelivery) -> None:
         redis_id = message.options["redis_message_id"]
+        delay_ms = redelivery.delay_ms
         if delay_ms is None:
             self.broker.do_requeue(self.queue_name, redis_id)
             return
@@ -151,7 +157,7 @@ class JobConsumer(_RedisConsumer):
         retry = message.copy(
             queue_name=delayed_queue,
             options={
-                "retries": int(message.options.get("retries", 0)) + 1,
+                "retries": int(message.options.get("retries", 0)) + int(redelivery.counts),
                 "eta": current_millis() + delay_ms,
                 "redis_message_id": str(uuid.uuid4()),
             },

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -44,6 +46,14 @@ _SAVE_RETRY: dict[str, Any] = {
 # Hooks run once the outcome is decided; a late cancel must not skip them.
 _HOOK_STEPS = frozenset({SUCCESS_HOOK_STEP, FAILURE_HOOK_STEP})
 
+# A hook is leased to one delivery while it runs. A worker frozen past its
+# broker heartbeat (a stopped process, a long GC pause) has its message
+# handed to another worker; without the lease that one runs the hook again
+# while the frozen one, resumed, finishes it too. A delivery that finds the
+# lease taken comes back later; a worker killed mid-hook frees it by expiry.
+HOOK_LEASE_S = 30.0
+_BUSY_RETRY_MS = 2_000
+
 
 class SleepParked(BaseException):
     """Raised through the job body when a long sleep ends the attempt.
@@ -55,6 +65,18 @@ class SleepParked(BaseException):
         super().__init__(f"sleep {step_id!r} parked until {wake_at}")
         self.step_id = step_id
         self.wake_at = wake_at
+
+
+class StepBusy(BaseException):
+    """Raised through the job body when another delivery holds a hook's lease.
+
+    A BaseException so that a job's ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, step_id: str, retry_ms: int) -> None:
+        super().__init__(f"step {step_id!r} is leased to another delivery")
+        self.step_id = step_id
+        self.retry_ms = retry_ms
 
 
 class DramatiqContext(BaseJobContext):
@@ -78,6 +100,7 @@ class DramatiqContext(BaseJobContext):
         sleep_threshold_s: float,
     ) -> None:
         super().__init__(job_id, attempt, ENGINE_DRAMATIQ)
+        self._delivery = uuid.uuid4().hex
         self._store = store
         self._memo = memo
         self._clock = clock
@@ -110,6 +133,23 @@ class DramatiqContext(BaseJobContext):
                 raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")
         if stored is not None:
             return loads(stored, result_type)
+        leased = step_id in _HOOK_STEPS
+        if leased and not self._store.take_step_lease(
+            self.job_id, step_id, self._delivery, HOOK_LEASE_S
+        ):
+            raise StepBusy(step_id, _BUSY_RETRY_MS)
+        try:
+            stored = await self._call(step_id, fn, args)
+        except BaseException:
+            if leased:
+                self._drop_lease(step_id)
+            raise
+        self._memo[step_id] = stored
+        # Decode what was stored so a first run returns exactly what a replay would.
+        return loads(stored, result_type)
+
+    async def _call(self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+        """Run a step and save its result; the stored text."""
         try:
             if inspect.iscoroutinefunction(fn):
                 stored = await self._save_finished(step_id, await fn(*args))
@@ -117,15 +157,18 @@ class DramatiqContext(BaseJobContext):
                 # The result is written in the step's own thread as soon as it
                 # returns: the window in which a dying worker loses it, and
                 # the step runs again, is one round trip.
-                done, stored = await asyncio.to_thread(self._call_and_save, step_id, fn, args)
-                if stored is None:
-                    stored = await self._save_finished(step_id, await done)
+                done, saved = await asyncio.to_thread(self._call_and_save, step_id, fn, args)
+                stored = (
+                    saved if saved is not None else await self._save_finished(step_id, await done)
+                )
         except PydanticSerializationError as exc:
             # Retrying would repeat the step's side effect and fail the same way.
             raise PermanentError(f"step {step_id!r} returned a non-JSON value: {exc}") from exc
-        self._memo[step_id] = stored
-        # Decode what was stored so a first run returns exactly what a replay would.
-        return loads(stored, result_type)
+        return stored
+
+    def _drop_lease(self, step_id: str) -> None:
+        with contextlib.suppress(RedisUnavailable):  # it expires on its own
+            self._store.drop_step_lease(self.job_id, step_id, self._delivery)
 
     def _call_and_save(
         self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]

@@ -26,7 +26,7 @@ from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable
 from pydantic_core import PydanticSerializationError
 
 from .consumer import requeue_on_ack, retry_on_ack, succeed_on_ack
-from .context import DramatiqContext, SleepParked
+from .context import DramatiqContext, SleepParked, StepBusy
 from .deadletter import dead_letter
 from .group_commit import GroupCommit
 from .messages import JobMessage, attempt_of, parked_copy, policy_from_options
@@ -164,6 +164,12 @@ class JobRunner:
             self._store.schedule_wakeup(member, parked.wake_at)
             settle(message, Outcome.SLEEPING)
             logger.info("job %s sleeps until %s", job_id, parked.wake_at)
+        except StepBusy as busy:
+            # Another delivery (a frozen worker's, most likely) runs the hook:
+            # look again later, as the same attempt, and find it done or free.
+            logger.info("job %s: %s; trying again shortly", job_id, busy)
+            settle(message, Outcome.REQUEUED)
+            retry_on_ack(message, busy.retry_ms, counts=False)
         except JobCancelled as exc:
             settle(message, Outcome.CANCELLED)
             self._store.finish(job_id, JobState.CANCELLED, error=str(exc))
