@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHAOS = ROOT / "bench" / "chaos.py"
 MINUTES = 2
 SEED = 20261202
-# Jobs per second. The run's stack (two supervisors, a Temporal worker, two
+# Jobs per second. The run's stack (two supervisors, two Temporal workers, two
 # Redis servers and the Temporal server) uses about one core at 50/s on
 # the 2-core CI box; 25/s leaves room for the test suite's other work while
 # a 15 s Redis outage still hands a few hundred jobs to Temporal at once.
