@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +11,7 @@ import pytest
 import redis
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.queue import JobStore, QueueSettings, redis_client
+from temporalio.client import Client
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +23,25 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def temporal_server() -> Iterator[TemporalDevServer]:
     with TemporalDevServer() as server:
+        _wait_until_serving(server.address)
         yield server
+
+
+def _wait_until_serving(address: str, timeout_s: float = 60.0) -> None:
+    """Block until the dev server takes clients.
+
+    Its port opens before its frontend is healthy; on a loaded machine a
+    test's first connect then fails ("Frontend is not healthy yet").
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            asyncio.run(Client.connect(address))
+            return
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
