@@ -49,6 +49,11 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def test_every_documented_setting_exists() -> None:
+    known = {env for env, _ in _env_fields()}
+    assert sorted(set(ROWS) - known) == [], "README documents settings nothing reads"
+
+
 @pytest.mark.parametrize(("env", "default"), _env_fields())
 def test_setting_is_documented_with_its_default(env: str, default: Any) -> None:
     assert env in ROWS, f"{env} is missing from the README configuration table"
