@@ -1,4 +1,4 @@
-"""Each package exposes exactly its ``__all__``, and DESIGN.md's public names are in it."""
+"""Each package exposes exactly its ``__all__``, holding the names docs/architecture.md lists."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Redis owner claim at workflow start (DESIGN.md section 4, step 4)."""
+"""The Redis owner claim at workflow start (docs/architecture.md, Ownership)."""
 
 from __future__ import annotations
 

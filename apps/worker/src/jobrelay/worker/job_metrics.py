@@ -23,7 +23,7 @@ class JobMetrics(Middleware):
         self.jobs = Counter(
             "jobrelay_worker_jobs",
             "Job deliveries handled, by queue and how they ended (succeeded, failed,"
-            " dead, cancelled, retrying, sleeping, dropped).",
+            " dead, cancelled, retrying, sleeping, dropped, requeued).",
             ["queue", "outcome"],
             registry=None,
         )

@@ -1,4 +1,6 @@
-"""Lua scripts for the dispatcher's steps of the ownership protocol (DESIGN.md section 4).
+"""Lua scripts for the dispatcher's steps of the ownership protocol.
+
+See docs/architecture.md, Ownership (the protocol) and Redis keys (the keys).
 
 They use the same keys as ``jobrelay.queue.JobStore``. The pending set doubles
 as the repair set: a job whose owner is ``temporal`` stays in it, with a lease

@@ -44,7 +44,7 @@ _ENQUEUE_RETRY_WAIT_S = 0.05
 
 
 class Dispatcher:
-    """Chooses the engine for each job and hands it over (DESIGN.md sections 4-5).
+    """Chooses the engine for each job and hands it over (docs/architecture.md, Dispatch).
 
     Dramatiq when the flag is on, Redis is healthy and a worker of the queue
     is alive; Temporal otherwise, or when any step of the Dramatiq path fails.

@@ -36,7 +36,7 @@ class ReconcileReport:
 
 
 class Reconciler:
-    """Enforces the pickup deadline (DESIGN.md section 4 step 5).
+    """Enforces the pickup deadline (docs/architecture.md, Ownership: the reconciler).
 
     Each round leases the overdue entries of the pending set (one caller per
     entry per lease, so any number of reconcilers may run), claims each job

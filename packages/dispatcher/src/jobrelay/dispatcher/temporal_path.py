@@ -21,12 +21,12 @@ class TemporalPath:
     """Hands a job to Temporal: claim and record it when Redis answers, then start.
 
     When Redis answers, the record is created with ``owner=temporal`` in one
-    step (DESIGN.md section 4 step 3) and stays leased in the pending set
-    until the start is confirmed, so a crash in between is repaired by a
-    reconciler. When Redis does not answer, the workflow starts alone
-    (workflow id = job id dedupes on Temporal's side) and its record waits in
-    the :class:`Backfill`. If the start fails, the record is removed again and
-    :class:`DispatchUnavailable` says why both engines refused.
+    step (docs/architecture.md, Dispatch: Temporal path) and stays leased in
+    the pending set until the start is confirmed, so a crash in between is
+    repaired by a reconciler. When Redis does not answer, the workflow starts
+    alone (workflow id = job id dedupes on Temporal's side) and its record
+    waits in the :class:`Backfill`. If the start fails, the record is removed
+    again and :class:`DispatchUnavailable` says why both engines refused.
     """
 
     def __init__(

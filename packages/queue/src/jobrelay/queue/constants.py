@@ -55,6 +55,7 @@ class Keys:
         return f"{self.prefix}dq"
 
     def task_queue(self, queue: str) -> str:
-        # "jobrelay:" -> "jobrelay.default": the DESIGN name under the default
-        # prefix, and a distinct task queue per prefix so tests never share one.
+        # "jobrelay:" -> "jobrelay.default": the name docs/architecture.md (Redis
+        # keys) gives under the default prefix, and a distinct task queue per
+        # prefix so tests never share one.
         return f"{self.prefix.rstrip(':')}.{queue}"

@@ -84,9 +84,10 @@ class DramatiqContext(BaseJobContext):
 
     The step memo is read once when the attempt starts; each finished step
     is written to it before its result is returned, so a retry or a
-    redelivery never runs a finished step again. Redis calls are made on the
-    event loop: each is one short round trip with a read timeout, and keeping
-    them off the thread pool keeps them from queueing behind slow steps.
+    redelivery never runs a finished step again. A sync step's result is
+    written in the step's own thread as it returns; the other Redis calls
+    are made on the event loop, each one short round trip with a read
+    timeout (issue 10 moves them to async I/O).
     """
 
     def __init__(
