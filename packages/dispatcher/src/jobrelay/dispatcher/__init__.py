@@ -3,7 +3,7 @@
 import importlib as _importlib
 import typing as _typing
 
-from jobrelay.job_engine import InvalidPayload, UnknownJob
+from jobrelay.job_engine import InvalidPayload, JobrelayError, ServiceUnavailable, UnknownJob
 
 from .errors import (
     DispatchConfigurationError,
@@ -84,6 +84,8 @@ __all__ = [
     "Reconciler",
     "ReconcileReport",
     # Errors
+    "JobrelayError",
+    "ServiceUnavailable",
     "DispatcherError",
     "DispatchConfigurationError",
     "PayloadTooLarge",

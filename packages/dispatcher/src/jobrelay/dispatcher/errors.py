@@ -1,22 +1,38 @@
-"""Errors raised by ``jobrelay.dispatcher``.
+"""Errors raised by ``jobrelay.dispatcher``, under jobrelay's one root.
 
-DispatcherError
-├── DispatchConfigurationError   settings that cannot work together
-├── PayloadTooLarge              the encoded payload is over the size cap
-├── JobNotFound                  no engine knows the job id
-├── DispatchProxyError           the dispatch proxy refused the request
-└── EngineUnavailable            (availability branch: retry later)
-    ├── DispatchUnavailable      no engine accepted the job; carries both causes
-    └── StatusUnavailable        no engine answered a status or cancel request
+JobrelayError                        (jobrelay.job_engine)
+├── ServiceUnavailable
+│   └── EngineUnavailable            (also a DispatcherError: retry later)
+│       ├── DispatchUnavailable      no engine accepted the job; carries both causes
+│       └── StatusUnavailable        no engine answered a status or cancel request
+└── DispatcherError
+    ├── DispatchConfigurationError   settings that cannot work together
+    ├── PayloadTooLarge              the encoded payload is over the size cap
+    └── DispatchProxyError           the dispatch proxy refused the request
 
-Unknown job names and invalid payloads raise ``UnknownJob`` and
-``InvalidPayload`` from ``jobrelay.job_engine`` (re-exported here).
+``JobNotFound`` (no engine knows the job id) is ``jobrelay.queue``'s; unknown
+job names and invalid payloads raise ``UnknownJob`` and ``InvalidPayload``
+from ``jobrelay.job_engine``. All three are re-exported here.
 """
 
 from __future__ import annotations
 
+from jobrelay.job_engine import JobrelayError, ServiceUnavailable
+from jobrelay.queue import JobNotFound
 
-class DispatcherError(Exception):
+__all__ = [
+    "DispatchConfigurationError",
+    "DispatchProxyError",
+    "DispatchUnavailable",
+    "DispatcherError",
+    "EngineUnavailable",
+    "JobNotFound",
+    "PayloadTooLarge",
+    "StatusUnavailable",
+]
+
+
+class DispatcherError(JobrelayError):
     """Base class of every error raised by jobrelay.dispatcher."""
 
 
@@ -37,14 +53,6 @@ class PayloadTooLarge(DispatcherError, ValueError):
         )
 
 
-class JobNotFound(DispatcherError, LookupError):
-    """Raised when neither Redis nor Temporal knows the job id."""
-
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
-        super().__init__(f"no job with id {job_id!r}")
-
-
 class DispatchProxyError(DispatcherError):
     """Raised when the dispatch proxy answers with an error that retrying cannot fix."""
 
@@ -54,7 +62,7 @@ class DispatchProxyError(DispatcherError):
         super().__init__(f"dispatch proxy answered {status_code}: {detail}")
 
 
-class EngineUnavailable(DispatcherError):
+class EngineUnavailable(DispatcherError, ServiceUnavailable):
     """Raised when the engines needed for a request cannot be reached; retry later."""
 
 

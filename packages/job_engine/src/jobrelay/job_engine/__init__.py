@@ -12,7 +12,9 @@ from .errors import (
     JobCancelled,
     JobDefinitionError,
     JobEngineError,
+    JobrelayError,
     PermanentError,
+    ServiceUnavailable,
     UnknownJob,
 )
 from .policy import RetryPolicy
@@ -47,6 +49,8 @@ __all__ = [
     "step_result_type",
     "call_step",
     # Errors
+    "JobrelayError",
+    "ServiceUnavailable",
     "JobEngineError",
     "JobDefinitionError",
     "UnknownJob",

@@ -1,11 +1,18 @@
-"""Errors of ``jobrelay.job_engine``.
+"""The root of jobrelay's error tree, and the errors of ``jobrelay.job_engine``.
 
-JobEngineError
-├── JobDefinitionError       a job declared wrongly, or two jobs with one name
-├── UnknownJob               no job of that name is registered
-├── InvalidPayload           the payload does not fit the job's model
-├── PermanentError           raised by job code: fail now, do not retry
-└── JobCancelled             the job was asked to stop
+Every error jobrelay raises is a :class:`JobrelayError`. What the dispatcher
+falls back on, a service that does not answer, is its own branch,
+:class:`ServiceUnavailable`, under which each package puts its own
+(``RedisUnavailable``, ``TemporalUnavailable``, ``EngineUnavailable``).
+
+JobrelayError
+├── ServiceUnavailable       (availability branch: fall back, or retry later)
+└── JobEngineError
+    ├── JobDefinitionError   a job declared wrongly, or two jobs with one name
+    ├── UnknownJob           no job of that name is registered
+    ├── InvalidPayload       the payload does not fit the job's model
+    ├── PermanentError       raised by job code: fail now, do not retry
+    └── JobCancelled         the job was asked to stop
 """
 
 from __future__ import annotations
@@ -13,7 +20,19 @@ from __future__ import annotations
 from typing import Any
 
 
-class JobEngineError(Exception):
+class JobrelayError(Exception):
+    """Base class of every error jobrelay raises; catch it to catch them all."""
+
+
+class ServiceUnavailable(JobrelayError):
+    """Raised when a service jobrelay needs (Redis, Temporal, an engine) does not answer.
+
+    Never raised itself: each package raises its own subclass. Retrying
+    later, or on the other engine, can succeed.
+    """
+
+
+class JobEngineError(JobrelayError):
     """Base class of every error raised by jobrelay.job_engine."""
 
 

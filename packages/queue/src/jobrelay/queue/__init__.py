@@ -10,8 +10,10 @@ from .errors import (
     InvalidRedisURL,
     JobNotFound,
     JobRecordError,
+    JobrelayError,
     QueueError,
     RedisUnavailable,
+    ServiceUnavailable,
     UnknownQueue,
 )
 from .health import RedisHealth
@@ -52,6 +54,8 @@ __all__ = [
     "make_broker",
     "MessageAck",
     # Errors
+    "JobrelayError",
+    "ServiceUnavailable",
     "QueueError",
     "ConfigurationError",
     "InvalidRedisURL",

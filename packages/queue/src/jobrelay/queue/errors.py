@@ -1,18 +1,34 @@
-"""Errors raised by ``jobrelay.queue``.
+"""Errors raised by ``jobrelay.queue``, under jobrelay's one root.
 
-QueueError
-├── ConfigurationError
-│   ├── InvalidRedisURL
-│   └── UnknownQueue
-├── RedisUnavailable          (availability branch: callers fall back on it)
-└── JobRecordError
-    └── JobNotFound
+JobrelayError                 (jobrelay.job_engine)
+├── ServiceUnavailable
+│   └── RedisUnavailable      (also a QueueError: callers fall back on it)
+└── QueueError
+    ├── ConfigurationError
+    │   ├── InvalidRedisURL
+    │   └── UnknownQueue
+    └── JobRecordError
+        └── JobNotFound       the one JobNotFound (the dispatcher raises it too)
 """
 
 from __future__ import annotations
 
+from jobrelay.job_engine.errors import JobrelayError, ServiceUnavailable
 
-class QueueError(Exception):
+__all__ = [
+    "ConfigurationError",
+    "InvalidRedisURL",
+    "JobNotFound",
+    "JobRecordError",
+    "JobrelayError",
+    "QueueError",
+    "RedisUnavailable",
+    "ServiceUnavailable",
+    "UnknownQueue",
+]
+
+
+class QueueError(JobrelayError):
     """Base class of every error raised by jobrelay.queue."""
 
 
@@ -28,7 +44,7 @@ class UnknownQueue(ConfigurationError, LookupError):
     """Raised when a queue name is not one of the declared queues."""
 
 
-class RedisUnavailable(QueueError):
+class RedisUnavailable(QueueError, ServiceUnavailable):
     """Raised when Redis cannot be reached or did not answer in time."""
 
 
@@ -37,4 +53,8 @@ class JobRecordError(QueueError):
 
 
 class JobNotFound(JobRecordError, LookupError):
-    """Raised when no record exists for a job id."""
+    """Raised when no engine knows the job id: no record in Redis, no workflow on Temporal."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id!r}")

@@ -1,15 +1,19 @@
-"""Errors of the Temporal adapter.
+"""Errors of the Temporal adapter, under jobrelay's one root.
 
-TemporalAdapterError
-└── TemporalUnavailable      (availability branch: the dispatcher falls back on it)
+JobrelayError                (jobrelay.job_engine)
+├── ServiceUnavailable
+│   └── TemporalUnavailable  (also a TemporalAdapterError: the dispatcher falls back on it)
+└── TemporalAdapterError
 """
 
 from __future__ import annotations
 
+from jobrelay.job_engine import JobrelayError, ServiceUnavailable
 
-class TemporalAdapterError(Exception):
+
+class TemporalAdapterError(JobrelayError):
     """Base class of every error raised by the Temporal adapter."""
 
 
-class TemporalUnavailable(TemporalAdapterError):
+class TemporalUnavailable(TemporalAdapterError, ServiceUnavailable):
     """Raised when the Temporal server cannot be reached or did not answer in time."""
