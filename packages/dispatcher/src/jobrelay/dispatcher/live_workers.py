@@ -38,7 +38,3 @@ class LiveWorkers:
         count = self.registry.live_count(queue)
         self._cache[queue] = (count, now)
         return count > 0
-
-    def forget(self) -> None:
-        """Drop cached counts, e.g. after Redis came back."""
-        self._cache.clear()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pydantic_core
 from pydantic import TypeAdapter
-
-T = TypeVar("T")
 
 
 def dumps(value: Any) -> str:
@@ -21,11 +19,6 @@ def loads(raw: str | bytes, type_: Any = Any) -> Any:
     if type_ is Any:
         return pydantic_core.from_json(raw)
     return _adapter(type_).validate_json(raw)
-
-
-def loads_as(raw: str | bytes, type_: type[T]) -> T:
-    """Typed form of :func:`loads` for a concrete class."""
-    return cast(T, loads(raw, type_))
 
 
 @lru_cache(maxsize=512)
