@@ -9,6 +9,7 @@ from jobrelay.devservers import RedisServer
 from jobrelay.dispatcher.adapters.temporal import TemporalAdapter
 from jobrelay.queue import JobRecord, JobState, JobStore, QueueSettings, redis_client
 from temporal_adapter_support import StartWorker, engine_job, handle, wait_until
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 
@@ -119,4 +120,62 @@ async def test_a_job_started_while_redis_was_down_appears_in_redis_once_it_is_ba
     assert record is not None
     assert record.state is JobState.SUCCEEDED
     assert (record.name, record.queue, record.engine) == ("trt.blocker", "default", "temporal")
+    assert store.owner(job.job_id) == "temporal"
+
+
+async def _waiting_for_the_claim(client: Client, job_id: str) -> bool:
+    history = await handle(client, job_id).fetch_history()
+    return any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events)
+
+
+async def test_a_job_to_claim_first_runs_nothing_while_redis_is_away_then_yields_to_dramatiq(
+    client: Client,
+    start_worker: StartWorker,
+    own_redis: RedisServer,
+    prefix: str,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    # The dispatcher's admit may have landed before Redis went away: the
+    # record and a message may be there for a Dramatiq worker to take.
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    store = JobStore.from_settings(redis_client(settings), settings)
+    own_redis.stop()
+    await start_worker(settings, store)
+    job = engine_job("trt.three_steps", probe).model_copy(update={"claim_first": True})
+
+    await TemporalAdapter(client, settings).start(job)
+    await wait_until(lambda: _waiting_for_the_claim(client, job.job_id), what="a claim wait")
+    assert effects() == {}
+    own_redis.start()
+    # What the Dramatiq worker that took the message did as Redis came back.
+    store.create(JobRecord(job_id=job.job_id, name=job.name, queue=job.queue))
+    assert store.claim(job.job_id, "dramatiq") == "dramatiq"
+    outcome = await handle(client, job.job_id).result()
+
+    assert outcome.duplicate_of == "dramatiq"
+    assert effects() == {}
+
+
+async def test_a_job_to_claim_first_runs_once_redis_answers_and_the_claim_is_its_own(
+    client: Client,
+    start_worker: StartWorker,
+    own_redis: RedisServer,
+    prefix: str,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    store = JobStore.from_settings(redis_client(settings), settings)
+    own_redis.stop()
+    await start_worker(settings, store)
+    job = engine_job("trt.three_steps", probe).model_copy(update={"claim_first": True})
+
+    await TemporalAdapter(client, settings).start(job)
+    await wait_until(lambda: _waiting_for_the_claim(client, job.job_id), what="a claim wait")
+    own_redis.start()
+    outcome = await handle(client, job.job_id).result()
+
+    assert outcome.result == {"values": [1, 1, 1], "attempt": 1}
+    assert effects() == {"one": 1, "two": 1, "three": 1}
     assert store.owner(job.job_id) == "temporal"

@@ -177,12 +177,15 @@ class Dispatcher:
         message = self._message(job, delay_s, encoded)
         try:
             existing = await self._admit(job, encoded, token, deadline, message)
-        except RedisUnavailable as exc:
-            # Whether the write landed is unknown: Temporal's side dedupes on
-            # the workflow id and the workflow's own claim beats a late worker.
+        except _AdmitFailed as failed:
             self.health.record_failure()
+            if failed.may_have_landed:
+                # Redis may hold the job and its message after all, for a
+                # Dramatiq worker to take once Redis is back: the workflow
+                # waits for the owner claim instead of running without one.
+                job = job.model_copy(update={"claim_first": True})
             return await to_temporal(
-                job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, exc, redis_ok=False
+                job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, failed.cause, redis_ok=False
             )
         if existing is not None:
             return deduplicated_receipt(job.job_id, existing)
@@ -229,12 +232,16 @@ class Dispatcher:
         try:
             admission = admit()
         except RedisUnavailable as exc:
+            landed = may_have_landed(exc)
             if isinstance(exc.__cause__, redis.TimeoutError):
                 # A slow or frozen Redis: waiting once more would only double the delay.
-                raise
+                raise _AdmitFailed(exc, landed) from exc
             # One short retry: a blip (a dropped connection, a failover) should
             # not send a job to the fallback engine.
-            admission = await _retry_once(admit)
+            try:
+                admission = await _retry_once(admit)
+            except RedisUnavailable as again:
+                raise _AdmitFailed(again, landed or may_have_landed(again)) from again
         if not admission.created and admission.token != token:
             return admission
         return None
@@ -265,6 +272,29 @@ class Dispatcher:
         return DispatchReceipt(
             job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=Reason.ENQUEUE_FAILED
         )
+
+
+class _AdmitFailed(Exception):
+    """Raised when the admit's round trips to Redis failed; says if one may have landed."""
+
+    def __init__(self, cause: RedisUnavailable, may_have_landed: bool) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.may_have_landed = may_have_landed
+
+
+def may_have_landed(exc: RedisUnavailable) -> bool:
+    """Whether the command that failed with ``exc`` may have run on Redis all the same.
+
+    Only a failed connect (refused, unreachable, timed out while connecting)
+    proves the command was never sent; a connection that broke or timed out
+    after the send leaves it unknown.
+    """
+    cause = exc.__cause__
+    connect_failed = isinstance(cause, (redis.ConnectionError, redis.TimeoutError)) and (
+        "connecting to" in str(cause)
+    )
+    return not connect_failed
 
 
 async def _retry_once(fn: Callable[[], Admission]) -> Admission:

@@ -14,6 +14,9 @@ class EngineJob(BaseModel):
     name: str
     queue: str
     payload: dict[str, Any]
+    claim_first: bool = False
+    """Redis may hold this job too (a write whose reply was lost): the Temporal
+    run must win the owner claim before it runs anything, waiting for Redis."""
 
 
 class DramatiqEngine(Protocol):

@@ -72,7 +72,11 @@ class TemporalAdapter:
                 self.client.start_workflow(
                     WORKFLOW_NAME,
                     JobInput(
-                        job_id=job.job_id, name=job.name, queue=job.queue, payload=job.payload
+                        job_id=job.job_id,
+                        name=job.name,
+                        queue=job.queue,
+                        payload=job.payload,
+                        claim_first=job.claim_first,
                     ),
                     id=job.job_id,
                     task_queue=self.settings.keys.task_queue(job.queue),

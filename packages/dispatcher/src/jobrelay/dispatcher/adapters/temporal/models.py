@@ -31,6 +31,8 @@ class JobInput(BaseModel):
     name: str
     queue: str
     payload: dict[str, Any] = {}
+    claim_first: bool = False
+    """Wait until the owner claim answers before running (see ``EngineJob``)."""
 
 
 class RecordUpdate(BaseModel):

@@ -44,6 +44,9 @@ from .sandbox import load_sandbox_jobs
 
 CLAIM_TIMEOUT = timedelta(seconds=10)
 CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=5)
+# Between claims of a job that must be claimed first, while Redis is away.
+CLAIM_WAIT_FIRST = timedelta(seconds=1)
+CLAIM_WAIT_MAX = timedelta(seconds=15)
 
 # Every job this run may need, imported now, while the sandbox loads this module.
 _SANDBOX_JOBS = load_sandbox_jobs()
@@ -63,9 +66,7 @@ class JobWorkflow:
             return WorkflowStatus(state="queued")
         return self._recorder.status()
 
-    @workflow.run
-    async def run(self, job: JobInput) -> JobOutcome:
-        """Run job ``job.name`` once, unless Dramatiq already owns it."""
+    async def _claim(self, job: JobInput) -> ClaimOutput:
         # A local activity: it runs in this worker within the current workflow
         # task, so claiming costs no extra round of tasks through the server.
         claim: ClaimOutput = await workflow.execute_local_activity(
@@ -76,6 +77,20 @@ class JobWorkflow:
             retry_policy=CLAIM_RETRY,
             summary="claim",
         )
+        return claim
+
+    @workflow.run
+    async def run(self, job: JobInput) -> JobOutcome:
+        """Run job ``job.name`` once, unless Dramatiq already owns it."""
+        claim = await self._claim(job)
+        wait = CLAIM_WAIT_FIRST
+        while job.claim_first and claim.tracked and claim.owner is None:
+            # Redis may hold this job too, and a Dramatiq worker may take it
+            # once Redis is back: run nothing until the claim says whose it is.
+            # A timer holds no worker slot, however long Redis stays away.
+            await workflow.sleep(wait, summary="wait for the owner claim")
+            wait = min(wait * 2, CLAIM_WAIT_MAX)
+            claim = await self._claim(job)
         if claim.owner == ENGINE_DRAMATIQ:
             workflow.logger.info("job %s is owned by dramatiq: nothing to do", job.job_id)
             return JobOutcome(duplicate_of=claim.owner, attempts=0)
