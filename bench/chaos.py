@@ -12,7 +12,8 @@ random, one of:
 - ``worker_freeze``: SIGSTOP of one past its heartbeat TTL, then SIGCONT;
 - ``temporal_worker_kill``: kill -9 of a Temporal worker (restarted by this harness);
 - ``redis_kill``: kill -9 of Redis and a restart on its AOF (same port and dir);
-- ``redis_outage``: Redis down for ``--outage-s`` under the stream;
+- ``redis_outage``: Redis down under the stream: ``--outage-s`` at most once
+  every 10 minutes, 15 s (or ``--outage-s`` if shorter) the other times;
 - ``temporal_restart``: stop and restart of the Temporal server (state kept);
 - ``client_kill``: ``CLIENT KILL`` of every normal and pubsub Redis connection.
 
@@ -84,6 +85,9 @@ else:
 
 WORKER_BIN = str(Path(sys.executable).parent / "jobrelay-worker")
 QUEUE = "default"
+# A long Redis outage (--outage-s) at most this often; the others are short.
+LONG_OUTAGE_EVERY_S = 600.0
+SHORT_OUTAGE_S = 15.0
 
 FAULT_KINDS = (
     "worker_kill",
@@ -141,7 +145,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         "--outage-s",
         type=float,
         default=None,
-        help="length of a Redis outage (default 60 s for runs of 10 min or more, else minutes*7.5)",
+        help="length of the long Redis outage, at most one per 10 minutes (default 60 s for"
+        " runs of 10 min or more, else minutes*7.5; the other outages last 15 s)",
     )
     add(
         "--heartbeat-ttl-s",
@@ -602,6 +607,7 @@ class Injector:
         self.log: list[Fault] = []
         # (down, up) wall-clock times of Redis outages, for the backlog figure.
         self.outages: list[tuple[float, float]] = []
+        self._last_long_outage: float | None = None
         self.last_end = t0
 
     def rel(self, at: float | None = None) -> float:
@@ -693,17 +699,29 @@ class Injector:
 
     async def _redis_outage(self, fault: Fault) -> str:
         old = self.stack.redis.pid
+        length = self._outage_length()
         await asyncio.to_thread(self.stack.redis.stop)
         down = time.time()
         try:
-            await asyncio.sleep(self.opts.outage_s)
+            await asyncio.sleep(length)
         finally:
             await asyncio.to_thread(_restart, self.stack.redis, 30)
             self.outages.append((down, time.time()))
-        return (
-            f"redis pid {old} stopped for {self.opts.outage_s:g}s; "
-            f"back as pid {self.stack.redis.pid}"
-        )
+        return f"redis pid {old} stopped for {length:g}s; back as pid {self.stack.redis.pid}"
+
+    def _outage_length(self) -> float:
+        """``--outage-s`` at most once per ``LONG_OUTAGE_EVERY_S``, else a short outage.
+
+        Every round injects each fault kind once, so a 60 s outage in every
+        round (about every 100 s) would keep Redis down most of the run, and
+        the run would measure Temporal alone instead of the fallback between
+        two engines.
+        """
+        now = time.time()
+        if self._last_long_outage is None or now - self._last_long_outage >= LONG_OUTAGE_EVERY_S:
+            self._last_long_outage = now
+            return self.opts.outage_s
+        return min(self.opts.outage_s, SHORT_OUTAGE_S)
 
     async def _temporal_restart(self, fault: Fault) -> str:
         old = self.stack.temporal.pid
