@@ -135,3 +135,36 @@ def test_a_second_delivery_waits_for_the_hook_another_delivery_is_running(
 
     assert counts(job_id) == {"one": 1, "hook": 1, "gate": 1}
     assert record.attempts == 1
+
+
+def test_a_second_delivery_waits_for_a_step_another_delivery_is_running(
+    testjobs: ModuleType,
+    adapter: DramatiqAdapter,
+    workers: Callable[..., dramatiq.Worker],
+    submit: Callable[..., str],
+    wait_for: Callable[..., Any],
+    counts: Callable[[str], dict[str, int]],
+    redis_conn: Any,
+    until: Callable[..., None],
+) -> None:
+    namespace = adapter.broker.namespace
+    workers(adapter, ["default"], threads=2)
+    job_id = submit("dtest.three_steps", {"gate": True})
+    until(lambda: redis_conn.exists(adapter.store.keys.step_lease(job_id, "two")))
+    adapter.enqueue(
+        EngineJob(job_id=job_id, name="dtest.three_steps", queue="default", payload={"gate": True}),
+        delay_s=None,
+    )
+    until(lambda: redis_conn.hlen(f"{namespace}:default.DQ.msgs") == 1)
+    redis_conn.set(testjobs.key(job_id, "gate"), 1)
+
+    wait_for(job_id, JobState.SUCCEEDED)
+    until(
+        lambda: (
+            redis_conn.hlen(f"{namespace}:default.DQ.msgs") == 0
+            and redis_conn.hlen(f"{namespace}:default.msgs") == 0
+        ),
+        timeout=15,
+    )
+
+    assert counts(job_id) == {"one": 1, "two": 1, "three": 1, "gate": 1}

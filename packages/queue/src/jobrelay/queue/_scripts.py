@@ -158,11 +158,16 @@ for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
 return due
 """
 
-# KEYS: lease. ARGV: holder, ttl_ms. 1 when ARGV[1] holds the lease now.
-TAKE_LEASE = """
-if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('get', KEYS[1]) == ARGV[1] then return 1 end
-return 0
+# KEYS: steps, job, lease. ARGV: step id, holder, ttl_ms.
+# -> {status, stored result or '', cancel flag or ''}; status 1: the step has
+# a result, 0: ARGV[2] holds its lease now, 2: another holder has it.
+TAKE_STEP = """
+local stored = redis.call('hget', KEYS[1], ARGV[1])
+local cancel = redis.call('hget', KEYS[2], 'cancel_requested') or ''
+if stored then return {1, stored, cancel} end
+if redis.call('set', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {0, '', cancel} end
+if redis.call('get', KEYS[3]) == ARGV[2] then return {0, '', cancel} end
+return {2, '', cancel}
 """
 
 # KEYS: lease. ARGV: holder. Frees the lease only if ARGV[1] still holds it.

@@ -14,6 +14,16 @@ from .records import JobRecord, JobState, hash_text
 from .settings import QueueSettings
 
 
+class StepTake(NamedTuple):
+    """What :meth:`JobStore.take_step` found."""
+
+    stored: str | None
+    """The step's stored result (JSON text) if it finished."""
+    leased: bool
+    """Whether the caller holds the step's lease (never when ``stored``)."""
+    cancel_requested: bool
+
+
 class ClaimedStart(NamedTuple):
     """What :meth:`JobStore.claim_and_start` found and did."""
 
@@ -45,7 +55,7 @@ class JobStore:
         self._succeed_ack = client.register_script(_scripts.SUCCEED_ACK)
         self._claim_start = client.register_script(_scripts.CLAIM_START)
         self._lease_due = client.register_script(_scripts.LEASE_DUE)
-        self._take_lease = client.register_script(_scripts.TAKE_LEASE)
+        self._take_step = client.register_script(_scripts.TAKE_STEP)
         self._drop_lease = client.register_script(_scripts.DROP_LEASE)
 
     @classmethod
@@ -241,14 +251,27 @@ class JobStore:
             self.client.hset(self.keys.steps(job_id), step_id, encoded)
         return encoded
 
-    def take_step_lease(self, job_id: str, step_id: str, holder: str, ttl_s: float) -> bool:
-        """Let only ``holder`` run ``step_id`` for ``ttl_s``; True when it holds the lease."""
+    def take_step(self, job_id: str, step_id: str, holder: str, ttl_s: float) -> StepTake:
+        """Before running ``step_id``: its stored result, or its lease for ``holder``.
+
+        One round trip: the stored result if the step finished (no lease
+        taken), else whether ``holder`` now holds the step's lease for
+        ``ttl_s`` (False: another holder runs it), and the cancel flag.
+        """
+        keys = [
+            self.keys.steps(job_id),
+            self.keys.job(job_id),
+            self.keys.step_lease(job_id, step_id),
+        ]
         with unavailable_on_error():
-            taken = self._take_lease(
-                keys=[self.keys.step_lease(job_id, step_id)],
-                args=[holder, max(1, round(ttl_s * 1000))],
+            status, stored, cancel = self._take_step(
+                keys=keys, args=[step_id, holder, max(1, round(ttl_s * 1000))]
             )
-        return bool(taken == 1)
+        return StepTake(
+            stored=codec.text(stored) if int(status) == 1 else None,
+            leased=int(status) == 0,
+            cancel_requested=codec.text(cancel) == "1",
+        )
 
     def drop_step_lease(self, job_id: str, step_id: str, holder: str) -> None:
         """Free ``holder``'s lease on ``step_id`` early (it failed: another may try now)."""

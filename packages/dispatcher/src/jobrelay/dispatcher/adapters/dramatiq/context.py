@@ -20,7 +20,7 @@ from jobrelay.job_engine import (
     step_ref,
     step_result_type,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads, unavailable_on_error
+from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads
 from pydantic_core import PydanticSerializationError
 from tenacity import (
     AsyncRetrying,
@@ -46,12 +46,14 @@ _SAVE_RETRY: dict[str, Any] = {
 # Hooks run once the outcome is decided; a late cancel must not skip them.
 _HOOK_STEPS = frozenset({SUCCESS_HOOK_STEP, FAILURE_HOOK_STEP})
 
-# A hook is leased to one delivery while it runs. A worker frozen past its
+# A step is leased to one delivery while it runs. A worker frozen past its
 # broker heartbeat (a stopped process, a long GC pause) has its message
-# handed to another worker; without the lease that one runs the hook again
-# while the frozen one, resumed, finishes it too. A delivery that finds the
-# lease taken comes back later; a worker killed mid-hook frees it by expiry.
-HOOK_LEASE_S = 30.0
+# handed to another worker; without the lease the two could run the same
+# step (a hook included) side by side, the frozen one resuming after it had
+# looked for the step's result. A delivery that finds the lease taken comes
+# back later; a worker killed mid-step frees it by expiry. Not renewed: a
+# step running longer than this can be taken over by a redelivery.
+STEP_LEASE_S = 30.0
 _BUSY_RETRY_MS = 2_000
 
 
@@ -68,7 +70,7 @@ class SleepParked(BaseException):
 
 
 class StepBusy(BaseException):
-    """Raised through the job body when another delivery holds a hook's lease.
+    """Raised through the job body when another delivery holds a step's lease.
 
     A BaseException so that a job's ``except Exception`` cannot swallow it.
     """
@@ -123,27 +125,26 @@ class DramatiqContext(BaseJobContext):
         step_ref(fn)  # the same module-level rule as on Temporal, so a job runs on both
         result_type = step_result_type(fn)
         stored = self._memo.get(step_id)
-        if stored is None:
-            # Another delivery of this job (a frozen worker's message handed to a
-            # live one) may have finished the step since this attempt read the
-            # memo: look again, in the round trip the cancel check costs anyway.
-            stored, cancelled = self._recheck(step_id)
-            if stored is not None:
-                self._memo[step_id] = stored
-            elif cancelled and step_id not in _HOOK_STEPS:
-                raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")
         if stored is not None:
             return loads(stored, result_type)
-        leased = step_id in _HOOK_STEPS
-        if leased and not self._store.take_step_lease(
-            self.job_id, step_id, self._delivery, HOOK_LEASE_S
-        ):
+        # Another delivery of this job (a frozen worker's message handed to a
+        # live one) may have finished the step, or be running it, since this
+        # attempt read the memo: look again and take the step's lease, in the
+        # round trip the cancel check costs anyway.
+        take = self._store.take_step(self.job_id, step_id, self._delivery, STEP_LEASE_S)
+        if take.stored is not None:
+            self._memo[step_id] = take.stored
+            return loads(take.stored, result_type)
+        if take.cancel_requested and step_id not in _HOOK_STEPS:
+            if take.leased:
+                self._drop_lease(step_id)
+            raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")
+        if not take.leased:
             raise StepBusy(step_id, _BUSY_RETRY_MS)
         try:
             stored = await self._call(step_id, fn, args)
         except BaseException:
-            if leased:
-                self._drop_lease(step_id)
+            self._drop_lease(step_id)  # a retry may run the step at once
             raise
         self._memo[step_id] = stored
         # Decode what was stored so a first run returns exactly what a replay would.
@@ -207,18 +208,6 @@ class DramatiqContext(BaseJobContext):
             await asyncio.sleep(remaining)
             return
         raise SleepParked(step_id, wake_at)
-
-    def _recheck(self, step_id: str) -> tuple[str | None, bool]:
-        """The step's stored result (if any) and the cancel flag, in one round trip."""
-        keys = self._store.keys
-        pipe = self._store.client.pipeline(transaction=False)
-        pipe.hget(keys.steps(self.job_id), step_id)
-        pipe.hget(keys.job(self.job_id), "cancel_requested")
-        with unavailable_on_error():
-            step, flag = pipe.execute()
-        if isinstance(step, bytes):
-            step = step.decode()
-        return step, flag == b"1"
 
     def _check_cancel(self, step_id: str) -> None:
         if self._store.cancel_requested(self.job_id):
