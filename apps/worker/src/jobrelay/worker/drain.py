@@ -22,6 +22,7 @@ from typing import TypeVar
 import dramatiq
 from dramatiq.broker import MessageProxy
 from dramatiq.message import Message
+from jobrelay.dispatcher.adapters.dramatiq import release_held_leases
 
 from .stats import WorkerStats
 
@@ -107,6 +108,9 @@ def drain(
         force.wait(0.05)
     leftover = stats.in_flight()
     if leftover:
+        # Before the messages go back: their steps' leases would make the
+        # next delivery wait them out.
+        release_held_leases()
         report.abandoned = requeue_in_flight(worker, leftover)
         logger.warning(
             "%s: requeued %d unfinished messages",

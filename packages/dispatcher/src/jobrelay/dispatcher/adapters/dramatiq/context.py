@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -54,6 +55,29 @@ _HOOK_STEPS = frozenset({SUCCESS_HOOK_STEP, FAILURE_HOOK_STEP})
 # back later; a worker killed mid-step frees it by expiry. Not renewed: a
 # step running longer than this can be taken over by a redelivery.
 STEP_LEASE_S = 30.0
+
+# The step leases this process holds, so a worker that hands its running jobs
+# back on a forced stop can free them: the next delivery need not wait them out.
+_held: dict[tuple[int, str, str], tuple[JobStore, str]] = {}
+_held_lock = threading.Lock()
+
+
+def release_held_leases() -> int:
+    """Free every step lease this process holds (best effort); how many were freed.
+
+    For a worker that stops with jobs still running and hands them back.
+    """
+    with _held_lock:
+        held = list(_held.items())
+        _held.clear()
+    freed = 0
+    for (_, job_id, step_id), (store, holder) in held:
+        with contextlib.suppress(RedisUnavailable):
+            store.drop_step_lease(job_id, step_id, holder)
+            freed += 1
+    return freed
+
+
 _BUSY_RETRY_MS = 2_000
 
 
@@ -141,11 +165,17 @@ class DramatiqContext(BaseJobContext):
             raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")
         if not take.leased:
             raise StepBusy(step_id, _BUSY_RETRY_MS)
+        lease = (id(self), self.job_id, step_id)
+        with _held_lock:
+            _held[lease] = (self._store, self._delivery)
         try:
             stored = await self._call(step_id, fn, args)
         except BaseException:
             self._drop_lease(step_id)  # a retry may run the step at once
             raise
+        finally:
+            with _held_lock:
+                _held.pop(lease, None)
         self._memo[step_id] = stored
         # Decode what was stored so a first run returns exactly what a replay would.
         return loads(stored, result_type)
