@@ -6,6 +6,7 @@ from types import ModuleType
 from typing import Any
 
 import dramatiq
+import pytest
 from jobrelay.dispatcher.adapters import EngineJob
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
 from jobrelay.job_engine import SUCCESS_HOOK_STEP
@@ -99,7 +100,19 @@ def test_a_cancel_before_pickup_runs_nothing(
     assert counts(job_id) == {}
 
 
-def test_a_second_delivery_waits_for_the_hook_another_delivery_is_running(
+@pytest.mark.parametrize(
+    ("name", "payload", "step", "ran"),
+    [
+        ("dtest.gated_hook", {}, SUCCESS_HOOK_STEP, {"one": 1, "hook": 1, "gate": 1}),
+        ("dtest.three_steps", {"gate": True}, "two", {"one": 1, "two": 1, "three": 1, "gate": 1}),
+    ],
+    ids=["hook", "step"],
+)
+def test_a_second_delivery_waits_for_the_step_another_delivery_is_running(
+    name: str,
+    payload: dict[str, Any],
+    step: str,
+    ran: dict[str, int],
     testjobs: ModuleType,
     adapter: DramatiqAdapter,
     workers: Callable[..., dramatiq.Worker],
@@ -111,13 +124,12 @@ def test_a_second_delivery_waits_for_the_hook_another_delivery_is_running(
 ) -> None:
     namespace = adapter.broker.namespace
     workers(adapter, ["default"], threads=2)
-    job_id = submit("dtest.gated_hook")
-    until(lambda: redis_conn.exists(adapter.store.keys.step_lease(job_id, SUCCESS_HOOK_STEP)))
+    job_id = submit(name, payload)
+    until(lambda: redis_conn.exists(adapter.store.keys.step_lease(job_id, step)))
     # What a frozen worker's redelivered message is: the same job, delivered
-    # again while the first delivery is inside its success hook.
+    # again while the first delivery is inside the (gated) step.
     adapter.enqueue(
-        EngineJob(job_id=job_id, name="dtest.gated_hook", queue="default", payload={}),
-        delay_s=None,
+        EngineJob(job_id=job_id, name=name, queue="default", payload=payload), delay_s=None
     )
     # It meets the lease and is put back as a delayed copy.
     until(lambda: redis_conn.hlen(f"{namespace}:default.DQ.msgs") == 1)
@@ -133,38 +145,5 @@ def test_a_second_delivery_waits_for_the_hook_another_delivery_is_running(
         timeout=15,
     )
 
-    assert counts(job_id) == {"one": 1, "hook": 1, "gate": 1}
+    assert counts(job_id) == ran
     assert record.attempts == 1
-
-
-def test_a_second_delivery_waits_for_a_step_another_delivery_is_running(
-    testjobs: ModuleType,
-    adapter: DramatiqAdapter,
-    workers: Callable[..., dramatiq.Worker],
-    submit: Callable[..., str],
-    wait_for: Callable[..., Any],
-    counts: Callable[[str], dict[str, int]],
-    redis_conn: Any,
-    until: Callable[..., None],
-) -> None:
-    namespace = adapter.broker.namespace
-    workers(adapter, ["default"], threads=2)
-    job_id = submit("dtest.three_steps", {"gate": True})
-    until(lambda: redis_conn.exists(adapter.store.keys.step_lease(job_id, "two")))
-    adapter.enqueue(
-        EngineJob(job_id=job_id, name="dtest.three_steps", queue="default", payload={"gate": True}),
-        delay_s=None,
-    )
-    until(lambda: redis_conn.hlen(f"{namespace}:default.DQ.msgs") == 1)
-    redis_conn.set(testjobs.key(job_id, "gate"), 1)
-
-    wait_for(job_id, JobState.SUCCEEDED)
-    until(
-        lambda: (
-            redis_conn.hlen(f"{namespace}:default.DQ.msgs") == 0
-            and redis_conn.hlen(f"{namespace}:default.msgs") == 0
-        ),
-        timeout=15,
-    )
-
-    assert counts(job_id) == {"one": 1, "two": 1, "three": 1, "gate": 1}

@@ -106,9 +106,7 @@ def _connection_closed() -> Iterator[None]:
     # Dramatiq retries an ack only on ConnectionClosed, until it lands.
     try:
         yield
-    except RedisUnavailable as exc:
-        raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except (RedisUnavailable, redis.ConnectionError, redis.TimeoutError) as exc:
         raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
 
 
