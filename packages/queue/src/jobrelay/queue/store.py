@@ -244,6 +244,12 @@ class JobStore:
             raw = self.client.hgetall(self.keys.steps(job_id))
         return {codec.text(k): codec.text(v) for k, v in raw.items()}
 
+    def load_step(self, job_id: str, step_id: str) -> str | None:
+        """One memoised step result of ``job_id`` as JSON text; None if it has none."""
+        with unavailable_on_error():
+            raw = self.client.hget(self.keys.steps(job_id), step_id)
+        return None if raw is None else codec.text(raw)
+
     def save_step(self, job_id: str, step_id: str, value: Any) -> str:
         """Memoise a step's result as JSON; returns the stored text."""
         encoded = codec.dumps(value)

@@ -170,7 +170,7 @@ class JobActivities:
             update = update.merge(RecordUpdate(attempts=attempt))
         self._writer.apply(data.job_id, update)
         store = self._writer.store
-        done = store.load_steps(data.job_id).get(data.step_id) if attempt > 1 else None
+        done = store.load_step(data.job_id, data.step_id) if attempt > 1 else None
         return owner, store.cancel_requested(data.job_id), done
 
     def _record(self, data: RecordInput) -> str | None:
