@@ -12,7 +12,8 @@ A job id is ``<run>-<n>``; the run id is the prefix of the ledger keys:
   ledger received them: ``B`` a step began, ``E`` it ended, ``F`` it failed on
   purpose, ``H`` the success hook ran.
 - ``<run>:tries:<job_id>:<step>``: attempts of a step that fails once on purpose.
-- ``<run>:ok``: hash job id -> times the success hook ran.
+- ``<run>:ok``: hash job id -> times the success hook ran (the hook returns its
+  ``pid|time`` token, which jobrelay keeps as the hook step's result).
 - ``<run>:fin``: hash job id -> when the success hook first ran.
 - ``<run>:dead``: hash job id -> the error the failure hook was given.
 
@@ -111,15 +112,23 @@ def step(job_id: str, step_id: str, fail_once: bool, work_s: float) -> str:
     return f"{step_id}@{os.getpid()}"
 
 
-def record_success(job_id: str, result: str) -> None:
-    """The success hook: count the finish and note when it first happened."""
+def record_success(job_id: str, result: str) -> str:
+    """The success hook: count the finish and note when it first happened.
+
+    Returns this run's token, ``pid|time`` as in its ``H`` event. jobrelay
+    keeps it as the hook step's result, so the harness can tell a hook cut
+    before its result was saved (run again, like any interrupted step) from
+    one run again after its result was saved (finished twice).
+    """
     client = ledger()
     run = run_of(job_id)
+    token = f"{os.getpid()}|{time.time():.6f}"
     pipe = client.pipeline(transaction=True)
     pipe.hincrby(ok_key(run), job_id, 1)
-    pipe.hsetnx(fin_key(run), job_id, f"{time.time():.6f}")
-    pipe.rpush(events_key(job_id), f"H|{HOOK}|{os.getpid()}|{time.time():.6f}")
+    pipe.hsetnx(fin_key(run), job_id, token.split("|")[1])
+    pipe.rpush(events_key(job_id), f"H|{HOOK}|{token}")
     pipe.execute()
+    return token
 
 
 def record_failure(job_id: str, error: str) -> None:
