@@ -47,7 +47,9 @@ def create_app(
         stop = asyncio.Event()
         loop_task = None
         if web.run_reconciler:
-            reconciler = Reconciler(built.store, built.temporal)
+            reconciler = Reconciler(
+                built.store, built.temporal, lease_s=built.settings.start_lease_s
+            )
             loop_task = asyncio.create_task(
                 reconciler.run_forever(stop, interval_s=web.reconcile_interval_s)
             )

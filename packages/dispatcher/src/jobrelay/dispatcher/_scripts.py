@@ -84,11 +84,3 @@ redis.call('HSET', KEYS[2], 'engine', 'dramatiq', 'reason', 'ok', 'updated_at', 
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
-
-# KEYS: pending. ARGV: now, limit, lease_until.
-# Lease the overdue entries: each goes to one caller until the lease ends.
-LEASE_OVERDUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
-return due
-"""

@@ -55,7 +55,6 @@ class Ledger:
         self._claim = client.register_script(_scripts.CLAIM_TEMPORAL)
         self._abandon = client.register_script(_scripts.ABANDON)
         self._release = client.register_script(_scripts.RELEASE)
-        self._lease = client.register_script(_scripts.LEASE_OVERDUE)
 
     def admit(
         self,
@@ -128,15 +127,6 @@ class Ledger:
             return bool(
                 self._release(keys=keys, args=[job_id, token, repr(deadline), repr(time.time())])
             )
-
-    def lease_overdue(self, *, limit: int, lease_s: float, now: float | None = None) -> list[str]:
-        """Take up to ``limit`` overdue pending ids; no other caller gets them for ``lease_s``."""
-        now = time.time() if now is None else now
-        with unavailable_on_error():
-            ids = self._lease(
-                keys=[self.keys.pending], args=[repr(now), limit, repr(now + lease_s)]
-            )
-        return [text(i) for i in ids]
 
 
 def _opt(value: object) -> str | None:

@@ -74,7 +74,7 @@ class Reconciler:
         # Made per pass: a semaphore belongs to the event loop that first waits on it.
         limit = asyncio.Semaphore(self.concurrency)
         while True:
-            ids = self.ledger.lease_overdue(limit=self.batch, lease_s=self.lease_s, now=now)
+            ids = self.store.lease_overdue(limit=self.batch, lease_s=self.lease_s, now=now)
             await asyncio.gather(*(self._settle(job_id, report, limit) for job_id in ids))
             if len(ids) < self.batch:
                 return report

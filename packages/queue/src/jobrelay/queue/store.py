@@ -319,11 +319,20 @@ class JobStore:
         lease ends (a possible duplicate, which the owner claim and step memo
         absorb).
         """
+        return self._lease(self.keys.wakeups, now, limit, lease_s)
+
+    def lease_overdue(self, *, limit: int, lease_s: float, now: float | None = None) -> list[str]:
+        """Take up to ``limit`` job ids whose pickup deadline passed, each by one caller only.
+
+        They stay pending, due again ``lease_s`` from now unless the caller
+        settles them first (a caller that dies loses nothing).
+        """
+        return self._lease(self.keys.pending, now, limit, lease_s)
+
+    def _lease(self, key: str, now: float | None, limit: int, lease_s: float) -> list[str]:
         now = time.time() if now is None else now
         with unavailable_on_error():
-            due = self._lease_due(
-                keys=[self.keys.wakeups], args=[repr(now), limit, repr(now + lease_s)]
-            )
+            due = self._lease_due(keys=[key], args=[repr(now), limit, repr(now + lease_s)])
         return [codec.text(d) for d in due]
 
     def ack_wakeup(self, member: str) -> None:
