@@ -14,7 +14,6 @@ from jobrelay.queue import (
     redis_client,
 )
 
-from .adapters.base import TemporalEngine
 from .dispatcher import Dispatcher
 from .live_workers import LiveWorkers
 from .proxy import DispatchProxy
@@ -67,21 +66,9 @@ def build_dispatcher(
             cache_s=settings.live_worker_cache_ms / 1000,
         ),
         dramatiq=adapter,
-        temporal=temporal_link(settings, queue_settings),
+        temporal=TemporalLink.connecting(settings, queue_settings),
         messages=DramatiqMessages(adapter),
     )
-
-
-def temporal_link(settings: DispatcherSettings, queue_settings: QueueSettings) -> TemporalLink:
-    """A Temporal engine that connects to ``TEMPORAL_ADDRESS`` on first use."""
-
-    async def connect_engine() -> TemporalEngine:
-        from .adapters.temporal import TemporalAdapter, connect
-
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
-        return TemporalAdapter(client, queue_settings)
-
-    return TemporalLink(factory=connect_engine)
 
 
 def default_dispatcher() -> Dispatcher | DispatchProxy:

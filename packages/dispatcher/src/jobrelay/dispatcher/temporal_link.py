@@ -1,9 +1,14 @@
+"""The dispatcher's way to Temporal: an engine given up front or connected on first use."""
+
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 
+from jobrelay.queue import QueueSettings
+
 from .adapters.base import TemporalEngine
+from .settings import DispatcherSettings
 
 TemporalFactory = Callable[[], Awaitable[TemporalEngine]]
 
@@ -29,6 +34,28 @@ class TemporalLink:
         self._retry_after_s = retry_after_s
         self._failed_at = 0.0
         self._error: BaseException | None = None
+
+    @classmethod
+    def connecting(
+        cls,
+        settings: DispatcherSettings,
+        queue_settings: QueueSettings,
+        *,
+        retry_after_s: float = 1.0,
+    ) -> TemporalLink:
+        """A link to ``settings``' Temporal server, connected on first use.
+
+        The Temporal adapter is imported then too, so a process that never
+        reaches Temporal never loads it.
+        """
+
+        async def connect_engine() -> TemporalEngine:
+            from .adapters.temporal import TemporalAdapter, connect
+
+            client = await connect(settings.temporal_address, settings.temporal_namespace)
+            return TemporalAdapter(client, queue_settings)
+
+        return cls(factory=connect_engine, retry_after_s=retry_after_s)
 
     async def get(self) -> TemporalEngine:
         """The engine, connecting if needed; re-raises a recent connect failure."""
