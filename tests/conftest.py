@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.queue import JobStore, QueueSettings, redis_client
 from temporalio.client import Client
+
+# Test-only helpers (store_peek) import by name, like the job modules' support dirs.
+SUPPORT = Path(__file__).resolve().parent / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
 
 
 @pytest.fixture(scope="session")

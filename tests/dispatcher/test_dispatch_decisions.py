@@ -32,6 +32,7 @@ from jobrelay.queue import (
     WorkerRegistry,
     redis_client,
 )
+from store_peek import overdue
 
 
 def _dispatcher(
@@ -76,8 +77,8 @@ async def test_live_worker_goes_to_dramatiq_with_record_and_deadline(
     assert record.payload == '{"n":1,"note":""}'
     assert store.owner("a1") is None
     # Watched until its pickup deadline (5 s in these tests).
-    assert store.overdue(now=before + 4) == []
-    assert store.overdue(now=time.time() + 5.1) == ["a1"]
+    assert overdue(store, now=before + 4) == []
+    assert overdue(store, now=time.time() + 5.1) == ["a1"]
 
 
 async def test_flag_off_goes_to_temporal_and_keeps_a_record(
@@ -98,7 +99,7 @@ async def test_flag_off_goes_to_temporal_and_keeps_a_record(
     record = store.get("f1")
     assert record is not None and record.engine == "temporal" and record.reason == "flag_off"
     assert store.owner("f1") == "temporal"
-    assert store.overdue(now=time.time() + 3600) == []  # start confirmed: nothing to repair
+    assert overdue(store, now=time.time() + 3600) == []  # start confirmed: nothing to repair
 
 
 async def test_no_live_worker_goes_to_temporal(
@@ -204,7 +205,7 @@ async def test_both_down_raises_and_leaves_nothing_behind(
     assert "no live worker" in str(err.dramatiq_cause)
     assert isinstance(err.temporal_cause, ConnectionError)
     assert store.get("b1") is None and store.owner("b1") is None
-    assert store.overdue(now=time.time() + 3600) == []
+    assert overdue(store, now=time.time() + 3600) == []
     # The id is free again: a retry once Temporal is back is a fresh dispatch.
     mem_temporal.fail = None
     receipt = await mem_dispatcher.dispatch("dsp.ping", {}, job_id="b1")
@@ -225,7 +226,7 @@ async def test_both_down_after_enqueue_failure_leaves_nothing_behind(
         await mem_dispatcher.dispatch("dsp.ping", {}, job_id="b2")
     assert info.value.reason == "enqueue_failed"
     assert store.get("b2") is None and store.owner("b2") is None
-    assert store.overdue(now=time.time() + 3600) == []
+    assert overdue(store, now=time.time() + 3600) == []
 
 
 @pytest.mark.parametrize(
@@ -273,7 +274,7 @@ async def test_pickup_timeout_moves_the_job_to_temporal(
     assert store.owner("p1") == "temporal" and list(mem_temporal.workflows) == ["p1"]
     record = store.get("p1")
     assert record is not None and record.reason == "pickup_timeout"
-    assert store.overdue(now=time.time() + 3600) == []
+    assert overdue(store, now=time.time() + 3600) == []
 
 
 async def test_pickup_confirmed_when_a_worker_claims_in_time(
@@ -315,7 +316,7 @@ async def test_pickup_timeout_with_temporal_down_leaves_the_job_to_dramatiq(
     # The message is still queued: the job stays Dramatiq's, watched by its deadline.
     assert (receipt.engine, receipt.reason) == ("dramatiq", Reason.OK)
     assert store.owner("p3") is None
-    assert store.overdue(now=time.time() + 5.1) == ["p3"]
+    assert overdue(store, now=time.time() + 5.1) == ["p3"]
     assert store.claim("p3", "dramatiq") == "dramatiq"  # a late worker may still run it
 
 
@@ -328,8 +329,8 @@ async def test_delay_is_passed_on_and_extends_the_deadline(
     heartbeat("default")
     await mem_dispatcher.dispatch("dsp.ping", {}, job_id="dl", delay=30, confirm="pickup")
     assert mem_dramatiq.sent[0][1] == 30
-    assert store.overdue(now=time.time() + 30) == []
-    assert store.overdue(now=time.time() + 35.1) == ["dl"]
+    assert overdue(store, now=time.time() + 30) == []
+    assert overdue(store, now=time.time() + 35.1) == ["dl"]
 
 
 async def test_one_log_line_per_decision(

@@ -10,6 +10,7 @@ import pytest
 from jobrelay.dispatcher import Reconciler
 from jobrelay.dispatcher.testing import MemoryTemporal
 from jobrelay.queue import JobRecord, JobState, JobStore
+from store_peek import add_pending, overdue
 
 
 def _pending(store: JobStore, job_id: str, *, deadline: float) -> None:
@@ -36,8 +37,8 @@ async def test_moves_overdue_unclaimed_jobs_to_temporal(store: JobStore) -> None
     assert store.owner("late") == "temporal"
     record = store.get("late")
     assert record is not None and (record.engine, record.reason) == ("temporal", "pickup_timeout")
-    assert store.overdue(now=time.time() + 30) == []  # confirmed; "early" not yet due
-    assert store.overdue(now=time.time() + 61) == ["early"]
+    assert overdue(store, now=time.time() + 30) == []  # confirmed; "early" not yet due
+    assert overdue(store, now=time.time() + 61) == ["early"]
 
 
 async def test_leaves_jobs_a_worker_claimed(store: JobStore) -> None:
@@ -47,7 +48,7 @@ async def test_leaves_jobs_a_worker_claimed(store: JobStore) -> None:
     store.client.set(store.keys.owner("taken"), "dramatiq")
     report = await Reconciler(store, temporal).run_once()
     assert report.picked_up == 1 and temporal.start_calls == 0
-    assert store.overdue(now=time.time() + 3600) == []
+    assert overdue(store, now=time.time() + 3600) == []
 
 
 async def test_repairs_a_temporal_claim_whose_start_was_lost(store: JobStore) -> None:
@@ -55,10 +56,10 @@ async def test_repairs_a_temporal_claim_whose_start_was_lost(store: JobStore) ->
     _pending(store, "lost", deadline=time.time() + 60)
     # A dispatcher won the claim (leased for 0.1 s) and died before starting.
     assert store.claim("lost", "temporal") == "temporal"
-    store.add_pending("lost", time.time() - 0.1)
+    add_pending(store, "lost", time.time() - 0.1)
     report = await Reconciler(store, temporal).run_once()
     assert report.repaired == 1 and list(temporal.workflows) == ["lost"]
-    assert store.overdue(now=time.time() + 3600) == []
+    assert overdue(store, now=time.time() + 3600) == []
 
 
 async def test_failed_start_is_retried_after_the_lease(store: JobStore) -> None:
@@ -73,7 +74,7 @@ async def test_failed_start_is_retried_after_the_lease(store: JobStore) -> None:
     temporal.fail = None
     report = await reconciler.run_once(now=time.time() + 0.25)  # the lease is over
     assert report.moved == 1 and list(temporal.workflows) == ["retry"]
-    assert store.overdue(now=time.time() + 3600) == []
+    assert overdue(store, now=time.time() + 3600) == []
 
 
 async def test_failed_start_gives_the_job_back_to_dramatiq(store: JobStore) -> None:
@@ -82,8 +83,8 @@ async def test_failed_start_gives_the_job_back_to_dramatiq(store: JobStore) -> N
     assert (await Reconciler(store, temporal, lease_s=5).run_once()).failed == 1
     # Unclaimed again, still watched: a worker that turns up now may run it.
     assert store.owner("back") is None
-    assert store.overdue(now=time.time() + 4) == []
-    assert store.overdue(now=time.time() + 6) == ["back"]
+    assert overdue(store, now=time.time() + 4) == []
+    assert overdue(store, now=time.time() + 6) == ["back"]
     assert store.claim("back", "dramatiq") == "dramatiq"
 
 
@@ -91,11 +92,11 @@ async def test_drops_finished_and_vanished_jobs(store: JobStore) -> None:
     temporal = MemoryTemporal()
     _pending(store, "done", deadline=time.time() + 60)
     store.update("done", state=JobState.SUCCEEDED)  # finished, still pending (no finish())
-    store.add_pending("done", time.time() - 1)
-    store.add_pending("ghost", time.time() - 1)  # no record at all
+    add_pending(store, "done", time.time() - 1)
+    add_pending(store, "ghost", time.time() - 1)  # no record at all
     report = await Reconciler(store, temporal).run_once()
     assert report.dropped == 2 and temporal.start_calls == 0
-    assert store.overdue(now=time.time() + 3600) == []
+    assert overdue(store, now=time.time() + 3600) == []
 
 
 async def test_cancelled_before_start_is_finished_not_started(store: JobStore) -> None:
@@ -152,6 +153,6 @@ async def test_owner_temporal_without_record_is_dropped(store: JobStore, owner: 
     temporal = MemoryTemporal()
     if owner:
         store.client.set(store.keys.owner("orphan"), owner)
-    store.add_pending("orphan", time.time() - 1)
+    add_pending(store, "orphan", time.time() - 1)
     report = await Reconciler(store, temporal).run_once()
     assert report.dropped == 1 and temporal.start_calls == 0

@@ -22,6 +22,7 @@ from jobrelay.queue import (
     WorkerRegistry,
     redis_client,
 )
+from store_peek import mark_running
 
 
 async def test_status_of_a_dramatiq_job_comes_from_its_record(
@@ -38,7 +39,7 @@ async def test_status_of_a_dramatiq_job_comes_from_its_record(
     )
     assert status.reason == "ok" and status.created_at is not None
     store.claim("s1", "dramatiq")
-    store.mark_running("s1", attempt=1, engine="dramatiq")
+    mark_running(store, "s1", attempt=1, engine="dramatiq")
     store.set_progress("s1", 40, "halfway")
     store.finish("s1", JobState.SUCCEEDED, result={"n": 3, "runs": 1})
     done = await mem_dispatcher.get_status("s1")

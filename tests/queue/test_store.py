@@ -7,6 +7,7 @@ import pytest
 import redis
 from jobrelay.queue import JobRecord, JobState, JobStore, loads
 from pydantic import BaseModel
+from store_peek import load_steps, mark_running, overdue
 
 
 def _record(job_id: str = "j1") -> JobRecord:
@@ -47,7 +48,7 @@ def test_owner_claim_race_has_one_winner(store: JobStore) -> None:
     winner = owners.pop()
     assert sum(1 for engine, owner in results if engine == owner) == 16  # every same-engine caller
     assert store.owner("race") == winner
-    assert store.overdue(now=time.time() + 10) == []  # a claim leaves the pending set
+    assert overdue(store, now=time.time() + 10) == []  # a claim leaves the pending set
     record = store.get("race")
     assert record is not None and record.engine == winner
 
@@ -66,7 +67,7 @@ def test_step_memo_round_trips_pydantic_models_as_json(
     store.save_step("j2", "count", 3)
     raw = redis_conn.hget(store.keys.steps("j2"), "load")
     assert raw == b'{"id":7,"email":"a@b.c","tags":["x"]}'
-    steps = store.load_steps("j2")
+    steps = load_steps(store, "j2")
     assert loads(steps["load"], Booking) == booking
     assert loads(steps["count"]) == 3
 
@@ -76,7 +77,7 @@ def test_finish_once_and_start_retention(store: JobStore, redis_conn: redis.Redi
     short.create(_record("f"), pickup_deadline=time.time() + 5)
     short.claim("f", "dramatiq")
     short.save_step("f", "s", 1)
-    assert short.mark_running("f", attempt=1, engine="dramatiq")
+    assert mark_running(short, "f", attempt=1, engine="dramatiq")
     assert short.finish("f", JobState.SUCCEEDED, result={"ok": True})
     assert not short.finish("f", JobState.FAILED, error="late duplicate")
     assert not short.set_progress("f", 10, "late")
@@ -91,7 +92,7 @@ def test_finish_once_and_start_retention(store: JobStore, redis_conn: redis.Redi
 
 def test_progress_cancel_and_running_fields(store: JobStore) -> None:
     store.create(_record("p"))
-    assert store.mark_running("p", attempt=2, engine="temporal")
+    assert mark_running(store, "p", attempt=2, engine="temporal")
     assert store.set_progress("p", 140, "almost")
     assert not store.cancel_requested("p")
     assert store.request_cancel("p")

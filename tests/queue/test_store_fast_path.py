@@ -15,6 +15,7 @@ from jobrelay.queue import (
     dumps,
     make_broker,
 )
+from store_peek import overdue
 
 
 def _record(job_id: str) -> JobRecord:
@@ -26,7 +27,7 @@ def test_claim_record_claims_and_reads_at_once(store: JobStore) -> None:
     record, owner = store.claim_record("c1", "dramatiq")
     assert owner == "dramatiq"
     assert record is not None and record.engine == "dramatiq" and record.payload == '{"a": 1}'
-    assert store.overdue(now=time.time() + 10) == [], "claimed jobs leave the pending set"
+    assert overdue(store, now=time.time() + 10) == [], "claimed jobs leave the pending set"
     # A later claimer learns the owner and still gets the record.
     record, owner = store.claim_record("c1", "temporal")
     assert owner == "dramatiq" and record is not None and record.job_id == "c1"
@@ -46,7 +47,7 @@ def test_claim_and_start_claims_marks_running_and_returns_the_memo(store: JobSto
     assert first is not None
     assert (first.state, first.attempts, first.engine) == (JobState.RUNNING, 1, "dramatiq")
     assert first.started_at is not None
-    assert store.overdue(now=time.time() + 10) == [], "claimed jobs leave the pending set"
+    assert overdue(store, now=time.time() + 10) == [], "claimed jobs leave the pending set"
 
     assert store.claim_and_start("b1", "dramatiq", attempt=2).state is JobState.RUNNING
     second = store.get("b1")

@@ -27,6 +27,7 @@ from jobrelay.dispatcher.adapters.temporal import TemporalAdapter, connect, make
 from jobrelay.dispatcher.adapters.temporal.models import STEP_ACTIVITY
 from jobrelay.job_engine import BUILTIN_JOBS_PACKAGE, discover_jobs, get_job
 from jobrelay.queue import JobRecord, JobState, JobStore, QueueSettings, make_broker
+from store_peek import load_steps
 from temporalio.api.enums.v1 import EventType
 
 APIS = ("BOOKING", "EMAIL", "CALENDAR", "NOTIFY")
@@ -179,7 +180,7 @@ def run_on_dramatiq(
         worker.stop(timeout=10_000)
     assert record.state is JobState.SUCCEEDED, record.error
     assert store.owner(job.job_id) == "dramatiq"
-    return json.loads(record.result or "null"), set(store.load_steps(job.job_id))
+    return json.loads(record.result or "null"), set(load_steps(store, job.job_id))
 
 
 async def run_on_temporal(

@@ -15,6 +15,7 @@ import respx
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
 from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import JobState, JobStore
+from store_peek import load_steps
 
 BOOKING = {
     "id": "b1",
@@ -56,7 +57,7 @@ def test_booking_confirmation(
     }
     assert load.call_count == 1 and send.call_count == 1
     assert send.calls.last.request.headers["Idempotency-Key"] == f"{job_id}:confirmation"
-    assert set(store.load_steps(job_id)) == {"load-booking", "send-email"}
+    assert set(load_steps(store, job_id)) == {"load-booking", "send-email"}
 
 
 def test_a_failing_email_api_is_retried_without_reloading_the_booking(
@@ -139,7 +140,7 @@ def test_calendar_sync(
     assert fetched == {None: 1, "c2": 1, "c3": 1}
     assert push.call_count == 1
     assert len(json.loads(push.calls.last.request.content)["slots"]) == 6
-    assert set(store.load_steps(job_id)) == {
+    assert set(load_steps(store, job_id)) == {
         "fetch-page-1",
         "fetch-page-2",
         "fetch-page-3",

@@ -11,6 +11,7 @@ from jobrelay.dispatcher.adapters import EngineJob
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
 from jobrelay.job_engine import SUCCESS_HOOK_STEP
 from jobrelay.queue import JobState, JobStore
+from store_peek import load_steps
 
 
 def test_runs_each_step_once_and_stores_the_result(
@@ -31,7 +32,7 @@ def test_runs_each_step_once_and_stores_the_result(
     assert counts(job_id) == {"one": 1, "two": 1, "three": 1}
     assert record.engine == "dramatiq" and record.attempts == 1 and record.progress == 100
     assert store.owner(job_id) == "dramatiq"
-    assert set(store.load_steps(job_id)) == {"one", "two", "three"}
+    assert set(load_steps(store, job_id)) == {"one", "two", "three"}
 
 
 def test_progress_is_readable_while_the_job_runs(

@@ -10,6 +10,7 @@ from jobrelay.dispatcher.adapters.temporal import JobActivities
 from jobrelay.dispatcher.adapters.temporal.models import StepInput, StepOutput
 from jobrelay.job_engine import step_ref
 from jobrelay.queue import JobRecord, JobStore
+from store_peek import load_steps
 from temporal_adapter_test_jobs import bump
 from temporalio.testing import ActivityEnvironment
 
@@ -38,7 +39,7 @@ async def test_a_step_keeps_its_result_and_a_retry_returns_it_without_running_ag
 
     assert first.value == again.value == "1"
     assert effects() == {"one": 1}
-    assert store.load_steps(call.job_id) == {"one": "1"}
+    assert load_steps(store, call.job_id) == {"one": "1"}
 
 
 async def test_a_retry_after_a_failed_run_runs_the_step(

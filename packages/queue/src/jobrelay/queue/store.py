@@ -96,20 +96,6 @@ class JobStore:
         """Set fields on an unfinished record; False when missing or already finished."""
         return self._run_update(job_id, fields) == 1
 
-    def mark_running(self, job_id: str, *, attempt: int, engine: str) -> bool:
-        """Note that attempt ``attempt`` started on ``engine``."""
-        record_fields: dict[str, Any] = {
-            "state": JobState.RUNNING,
-            "attempts": attempt,
-            "engine": engine,
-            "wake_at": None,
-        }
-        with unavailable_on_error():
-            started = self.client.hget(self.keys.job(job_id), "started_at")
-        if not started:
-            record_fields["started_at"] = time.time()
-        return self.update(job_id, **record_fields)
-
     def mark_sleeping(self, job_id: str, *, wake_at: float) -> bool:
         """Note that the job waits until ``wake_at`` (epoch seconds)."""
         return self.update(job_id, state=JobState.SLEEPING, wake_at=wake_at)
@@ -238,12 +224,6 @@ class JobStore:
 
     # -- step memo ----------------------------------------------------------
 
-    def load_steps(self, job_id: str) -> dict[str, str]:
-        """All memoised step results of ``job_id`` as JSON text, in one round trip."""
-        with unavailable_on_error():
-            raw = self.client.hgetall(self.keys.steps(job_id))
-        return {codec.text(k): codec.text(v) for k, v in raw.items()}
-
     def load_step(self, job_id: str, step_id: str) -> str | None:
         """One memoised step result of ``job_id`` as JSON text; None if it has none."""
         with unavailable_on_error():
@@ -286,23 +266,10 @@ class JobStore:
 
     # -- pending set and wake-ups --------------------------------------------
 
-    def add_pending(self, job_id: str, deadline: float) -> None:
-        """Watch ``job_id`` for a claim until ``deadline`` (epoch seconds)."""
-        with unavailable_on_error():
-            self.client.zadd(self.keys.pending, {job_id: deadline})
-
     def remove_pending(self, job_id: str) -> None:
         """Stop watching ``job_id`` for a claim."""
         with unavailable_on_error():
             self.client.zrem(self.keys.pending, job_id)
-
-    def overdue(self, now: float | None = None, limit: int = 100) -> list[str]:
-        """Job ids whose pickup deadline passed, oldest first (not removed)."""
-        with unavailable_on_error():
-            ids = self.client.zrangebyscore(
-                self.keys.pending, "-inf", time.time() if now is None else now, 0, limit
-            )
-        return [codec.text(i) for i in ids]
 
     def schedule_wakeup(self, member: str, at: float) -> None:
         """Park ``member`` (an encoded message, say) until ``at`` (epoch seconds)."""
