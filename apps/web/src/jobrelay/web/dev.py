@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 from jobrelay.devservers import ManagedProcess, RedisServer, TemporalDevServer, free_port
-from jobrelay.queue import ENGINE_DRAMATIQ
+from jobrelay.queue import ENGINE_DRAMATIQ, FINISHED_STATES
 
-TERMINAL = {"succeeded", "failed", "cancelled", "dead"}
+TERMINAL = FINISHED_STATES
 
 
 def _say(message: str) -> None:

@@ -10,6 +10,8 @@ claim and the start is repaired by whichever reconciler leases it next.
 
 from __future__ import annotations
 
+from jobrelay.queue import finished_lua
+
 # KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash.
 # ARGV: deadline ('' for none), job_id, owner ('' or 'temporal'), message id ('' for none),
 #       message data, the record's fields as one JSON object (dispatch_token among them;
@@ -44,15 +46,17 @@ return {1}
 # SET owner temporal NX. While the owner is temporal and the job unfinished the
 # job stays pending with the lease as its score; a dramatiq owner leaves it.
 # Returns {owner, won (0/1), state}.
-CLAIM_TEMPORAL = """
+CLAIM_TEMPORAL = (
+    """
 local won = redis.call('SET', KEYS[1], 'temporal', 'NX') and 1 or 0
 local owner = won == 1 and 'temporal' or redis.call('GET', KEYS[1])
 local state = redis.call('HGET', KEYS[2], 'state')
 if won == 1 and state then
   redis.call('HSET', KEYS[2], 'engine', 'temporal', 'reason', ARGV[4], 'updated_at', ARGV[2])
 end
-local finished = state == 'succeeded' or state == 'failed' or state == 'cancelled'
-  or state == 'dead'
+local finished = """
+    + finished_lua("state")
+    + """
 if owner == 'temporal' and state and not finished then
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 else
@@ -60,6 +64,7 @@ else
 end
 return {owner, won, state}
 """
+)
 
 # KEYS: job, owner, pending. ARGV: job_id, dispatch_token.
 # Undo a dispatch no engine accepted, when no Dramatiq message was sent: the

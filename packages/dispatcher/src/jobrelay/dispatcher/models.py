@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from jobrelay.queue import JobState
 from pydantic import BaseModel, ConfigDict
 
 Engine = Literal["dramatiq", "temporal"]
 Confirm = Literal["admission", "pickup"]
-State = Literal["queued", "running", "sleeping", "succeeded", "failed", "cancelled", "dead"]
 
 
 class Reason(StrEnum):
@@ -40,7 +40,7 @@ class JobStatus(BaseModel):
     name: str | None = None
     queue: str | None = None
     engine: Engine | None = None
-    state: State
+    state: JobState
     attempts: int = 0
     progress: int = 0
     message: str = ""

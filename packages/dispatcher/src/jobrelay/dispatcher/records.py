@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobState
 
 from .adapters.base import EngineJob
 from .ledger import Admission
@@ -30,7 +30,7 @@ def record_fields(job: EngineJob, engine: str, reason: Reason, token: str) -> di
         "job_id": job.job_id,
         "name": job.name,
         "queue": job.queue,
-        "state": "queued",
+        "state": JobState.QUEUED.value,
         "engine": engine,
         "reason": reason.value,
         "created_at": now,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jobrelay.queue import JobRecord, loads
+from jobrelay.queue import JobRecord, JobState, loads
 
 from .models import JobStatus, Reason, utc
 
-_STATES = {"queued", "running", "sleeping", "succeeded", "failed", "cancelled", "dead"}
+_STATES = frozenset(JobState)
 _ENGINES = {"dramatiq", "temporal"}
 
 
@@ -26,7 +26,7 @@ def status_from_record(record: JobRecord) -> JobStatus:
         name=record.name,
         queue=record.queue,
         engine=record.engine if record.engine in _ENGINES else None,
-        state=record.state.value,
+        state=record.state,
         attempts=record.attempts,
         progress=record.progress,
         message=record.message,
@@ -48,7 +48,7 @@ def status_from_description(job_id: str, desc: dict[str, Any]) -> JobStatus:
         name=desc.get("name"),
         queue=desc.get("queue"),
         engine="temporal",
-        state=state if state in _STATES else "queued",
+        state=JobState(state) if state in _STATES else JobState.QUEUED,
         attempts=int(desc.get("attempts") or 0),
         progress=int(desc.get("progress") or 0),
         message=str(desc.get("message") or ""),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobrelay.queue import JobState
+
 from .adapters.base import EngineJob
 
 
@@ -33,7 +35,7 @@ class MemoryDramatiq:
 class MemoryWorkflow:
     job: EngineJob
     delay_s: float | None
-    state: str = "running"
+    state: str = JobState.RUNNING
     starts: int = 1
 
 
@@ -50,7 +52,7 @@ class MemoryTemporal:
         if self.fail is not None:
             raise self.fail
         existing = self.workflows.get(job.job_id)
-        if existing is not None and existing.state == "running":
+        if existing is not None and existing.state == JobState.RUNNING:
             existing.starts += 1
             return
         self.workflows[job.job_id] = MemoryWorkflow(job, delay_s)
@@ -67,7 +69,7 @@ class MemoryTemporal:
         if self.fail is not None:
             raise self.fail
         wf = self.workflows.get(job_id)
-        if wf is None or wf.state != "running":
+        if wf is None or wf.state != JobState.RUNNING:
             return False
-        wf.state = "cancelled"
+        wf.state = JobState.CANCELLED
         return True

@@ -18,7 +18,7 @@ from .errors import (
 )
 from .health import RedisHealth
 from .queues import QUEUES, QueueSpec, get_queue
-from .records import FINISHED_STATES, JobRecord, JobState
+from .records import FINISHED_STATES, JobRecord, JobState, finished_lua
 from .registry import WorkerInfo, WorkerRegistry
 from .settings import QueueSettings
 from .store import ClaimedStart, JobStore
@@ -46,6 +46,7 @@ __all__ = [
     "JobRecord",
     "JobState",
     "FINISHED_STATES",
+    "finished_lua",
     "dumps",
     "loads",
     # Workers and broker

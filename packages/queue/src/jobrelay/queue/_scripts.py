@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .records import FINISHED_STATES
+from .records import finished_lua
 
 # Lua: whether the record state in local ``st`` is a finished one.
-_FINISHED = " or ".join(f"st == '{state}'" for state in sorted(FINISHED_STATES))
+_FINISHED = finished_lua("st")
 
 # Prefix of every script that changes a record: -1 when there is none, 0 when
 # it already finished (the first outcome wins; nothing is written).

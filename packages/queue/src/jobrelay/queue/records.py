@@ -7,6 +7,12 @@ from pydantic import BaseModel, Field
 
 
 class JobState(StrEnum):
+    """The states of a job record, on either engine; every other set of states derives from it.
+
+    queued -> running (<-> sleeping) -> succeeded | failed | cancelled | dead;
+    a retried attempt goes back to queued.
+    """
+
     QUEUED = "queued"
     RUNNING = "running"
     SLEEPING = "sleeping"
@@ -22,6 +28,15 @@ class JobState(StrEnum):
 
 _FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.DEAD})
 FINISHED_STATES: frozenset[str] = frozenset(s.value for s in _FINISHED)
+
+
+def finished_lua(var: str) -> str:
+    """A Lua expression, true when the state string in local ``var`` is a finished one.
+
+    Every script guard is built from it, so the scripts and :class:`JobState`
+    cannot disagree.
+    """
+    return "(" + " or ".join(f"{var} == '{state}'" for state in sorted(FINISHED_STATES)) + ")"
 
 
 def hash_text(value: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from jobrelay.queue import ENGINE_DRAMATIQ
+from jobrelay.queue import ENGINE_DRAMATIQ, JobState
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError, is_cancelled_exception
@@ -49,7 +49,7 @@ class Recorder:
         self.job = job
         self.tracked = tracked
         self.recorded = recorded
-        self.state = "running"
+        self.state: str = JobState.RUNNING
         self.progress = 0
         self.message = ""
         self.attempts = 1
@@ -107,7 +107,7 @@ class Recorder:
     async def finish(self, finish: FinishInput) -> None:
         """Write the outcome to Redis once; a Redis still down after a few tries is let go."""
         self.state = finish.state
-        if finish.state == "succeeded":
+        if finish.state == JobState.SUCCEEDED:
             self.progress = 100
         if not self.tracked:
             return

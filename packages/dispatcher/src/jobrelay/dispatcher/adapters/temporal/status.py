@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from jobrelay.queue import ENGINE_TEMPORAL
+from jobrelay.queue import ENGINE_TEMPORAL, JobState
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -18,13 +18,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from .models import JOB_FAILED, STATUS_QUERY, JobOutcome, WorkflowStatus
 
 _STATES = {
-    WorkflowExecutionStatus.RUNNING: "running",
-    WorkflowExecutionStatus.CONTINUED_AS_NEW: "running",
-    WorkflowExecutionStatus.COMPLETED: "succeeded",
-    WorkflowExecutionStatus.FAILED: "failed",
-    WorkflowExecutionStatus.TIMED_OUT: "failed",
-    WorkflowExecutionStatus.CANCELED: "cancelled",
-    WorkflowExecutionStatus.TERMINATED: "cancelled",
+    WorkflowExecutionStatus.RUNNING: JobState.RUNNING,
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: JobState.RUNNING,
+    WorkflowExecutionStatus.COMPLETED: JobState.SUCCEEDED,
+    WorkflowExecutionStatus.FAILED: JobState.FAILED,
+    WorkflowExecutionStatus.TIMED_OUT: JobState.FAILED,
+    WorkflowExecutionStatus.CANCELED: JobState.CANCELLED,
+    WorkflowExecutionStatus.TERMINATED: JobState.CANCELLED,
 }
 # Started and first task scheduled, nothing more: no worker has picked it up yet.
 _UNPICKED_HISTORY_LENGTH = 3
@@ -51,7 +51,7 @@ async def describe_job(
         "name": memo.get("name", ""),
         "queue": memo.get("queue", ""),
         "engine": ENGINE_TEMPORAL,
-        "state": _STATES.get(desc.status, "running") if desc.status else "running",
+        "state": _STATES.get(desc.status, JobState.RUNNING) if desc.status else JobState.RUNNING,
         "attempts": 0,
         "progress": 0,
         "message": "",
@@ -68,7 +68,9 @@ async def describe_job(
             )
         except (WorkflowQueryFailedError, RPCError):
             status["state"] = (
-                "queued" if desc.history_length <= _UNPICKED_HISTORY_LENGTH else "running"
+                JobState.QUEUED
+                if desc.history_length <= _UNPICKED_HISTORY_LENGTH
+                else JobState.RUNNING
             )
         else:
             status.update(live.model_dump())
@@ -77,7 +79,7 @@ async def describe_job(
         status.update(result=outcome.result, attempts=outcome.attempts, progress=100)
         if outcome.duplicate_of is not None:
             status.update(
-                state="cancelled",
+                state=JobState.CANCELLED,
                 duplicate_of=outcome.duplicate_of,
                 message=f"duplicate: the job is owned by {outcome.duplicate_of}",
                 progress=0,

@@ -20,7 +20,7 @@ from jobrelay.job_engine import (
     get_job,
     run_failure_hook,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobState
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
@@ -107,11 +107,11 @@ class JobWorkflow:
             result = await execute(definition, ctx, job.payload)
         except DuplicateRun as dup:
             workflow.logger.warning("job %s: %s; stopping this run", job.job_id, dup)
-            recorder.state = "cancelled"
+            recorder.state = JobState.CANCELLED
             return JobOutcome(duplicate_of=dup.owner, attempts=recorder.attempts)
         except (JobCancelled, asyncio.CancelledError) as exc:
             error = f"cancelled: {exc}" if str(exc) else "cancelled"
-            await recorder.finish(FinishInput(state="cancelled", error=error))
+            await recorder.finish(FinishInput(state=JobState.CANCELLED, error=error))
             if isinstance(exc, asyncio.CancelledError) or (ctx and ctx.cancelled_by_temporal):
                 # Ends the workflow as cancelled (the request came through Temporal).
                 raise asyncio.CancelledError(error) from None
@@ -119,7 +119,7 @@ class JobWorkflow:
                 error, "cancelled", recorder.attempts, type=JOB_FAILED, non_retryable=True
             ) from exc
         except Exception as exc:
-            state = "dead" if _retries_exhausted(exc) else "failed"
+            state = JobState.DEAD if _retries_exhausted(exc) else JobState.FAILED
             error = describe_error(exc)
             if definition is not None and ctx is not None:
                 await _failure_hook(definition, ctx, error)
@@ -127,7 +127,7 @@ class JobWorkflow:
             raise ApplicationError(
                 error, state, recorder.attempts, type=JOB_FAILED, non_retryable=True
             ) from exc
-        await recorder.finish(FinishInput(state="succeeded", result=result))
+        await recorder.finish(FinishInput(state=JobState.SUCCEEDED, result=result))
         return JobOutcome(result=result, attempts=recorder.attempts)
 
 
