@@ -42,6 +42,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = dispatcher()
+        # Both engines before the first request: Redis answers on first use,
+        # Temporal's client (and its adapter's import) is made here.
+        await built.connect()
         app.state.dispatcher = built
         app.state.api_token = built.settings.api_token
         stop = asyncio.Event()

@@ -139,8 +139,23 @@ class Dispatcher:
         """See :func:`cancel_job`."""
         return await self.inspector.cancel(job_id)
 
+    async def connect(self, *, timeout_s: float = 5.0) -> bool:
+        """Connect to Temporal now, so the first fallback pays no connect; True when connected.
+
+        A server that does not answer within ``timeout_s`` is left to connect
+        on first use, as without this call (an application starting while
+        Temporal is down still starts).
+        """
+        try:
+            await asyncio.wait_for(self.temporal.get(), timeout_s)
+        except Exception as exc:
+            logger.info("Temporal not connected at start-up (connects on first use): %s", exc)
+            return False
+        return True
+
     async def aclose(self) -> None:
-        """Nothing to release today; present so callers treat it like the proxy."""
+        """Release the Redis connections (a later call reconnects), like the proxy's client."""
+        await asyncio.to_thread(self.store.client.close)
 
     # -- the Dramatiq path ----------------------------------------------------
 

@@ -57,6 +57,11 @@ class TemporalLink:
 
         return cls(factory=connect_engine, retry_after_s=retry_after_s)
 
+    @property
+    def connected(self) -> bool:
+        """Whether the engine is here: given up front, or connected by an earlier call."""
+        return self._engine is not None
+
     async def get(self) -> TemporalEngine:
         """The engine, connecting if needed; re-raises a recent connect failure."""
         if self._engine is not None:
