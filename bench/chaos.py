@@ -48,7 +48,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -958,17 +958,26 @@ def _decode(values: dict[bytes | str, bytes | str]) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in values.items()}
 
 
-def kept_hooks(client: redis.Redis, keys: Keys, job_ids: Sequence[str]) -> dict[str, str | None]:
-    """The success hook's saved result (its run token) of each of ``job_ids``."""
-    kept: dict[str, str | None] = {}
+def _per_job(
+    client: redis.Redis, job_ids: Sequence[str], queue: Callable[[Any, str], object]
+) -> dict[str, Any]:
+    """One reply per job id: ``queue(pipe, job_id)`` queues its command, 500 per round trip."""
+    replies: dict[str, Any] = {}
     for start in range(0, len(job_ids), 500):
         chunk = job_ids[start : start + 500]
         pipe = client.pipeline(transaction=False)
         for job_id in chunk:
-            pipe.hget(keys.steps(job_id), SUCCESS_HOOK_STEP)
-        for job_id, raw in zip(chunk, pipe.execute(), strict=True):
-            kept[job_id] = None if raw is None else json.loads(_text(raw))
-    return kept
+            queue(pipe, job_id)
+        replies.update(zip(chunk, pipe.execute(), strict=True))
+    return replies
+
+
+def kept_hooks(client: redis.Redis, keys: Keys, job_ids: Sequence[str]) -> dict[str, str | None]:
+    """The success hook's saved result (its run token) of each of ``job_ids``."""
+    raw = _per_job(
+        client, job_ids, lambda pipe, job_id: pipe.hget(keys.steps(job_id), SUCCESS_HOOK_STEP)
+    )
+    return {k: None if v is None else json.loads(_text(v)) for k, v in raw.items()}
 
 
 def judge(
@@ -977,12 +986,13 @@ def judge(
     injector: Injector,
     opts: Options,
     run_id: str,
-    kept_hook: dict[str, str | None],
+    jobs_redis: redis.Redis,
+    keys: Keys,
 ) -> Figures:
     """Read the ledger and turn it, with the dispatch accounting, into the figures.
 
-    ``kept_hook`` holds, for each job whose success hook ran more than once,
-    the saved result of that hook (see :func:`classify_hooks`).
+    ``jobs_redis`` and ``keys`` reach jobrelay's own records, for the saved
+    result of each success hook that ran more than once (see :func:`classify_hooks`).
     """
     figures = Figures(
         seed=opts.seed,
@@ -1012,15 +1022,11 @@ def judge(
     fin = {k: float(v) for k, v in _decode(ledger.hgetall(chaos_jobs.fin_key(run_id))).items()}
     dead = _decode(ledger.hgetall(chaos_jobs.dead_key(run_id)))
 
-    ids = list(jobs)
-    events: dict[str, list[str]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        pipe = ledger.pipeline(transaction=False)
-        for job_id in chunk:
-            pipe.lrange(chaos_jobs.events_key(job_id), 0, -1)
-        for job_id, raw in zip(chunk, pipe.execute(), strict=True):
-            events[job_id] = [_text(item) for item in raw]
+    raw_events = _per_job(
+        ledger, list(jobs), lambda pipe, job_id: pipe.lrange(chaos_jobs.events_key(job_id), 0, -1)
+    )
+    events = {k: [_text(item) for item in v] for k, v in raw_events.items()}
+    kept_hook = kept_hooks(jobs_redis, keys, [k for k, n in ok_runs.items() if n > 1])
 
     last_fault = injector.last_end
     examples: dict[str, list[dict[str, Any]]] = {}
@@ -1297,12 +1303,10 @@ async def chaos(opts: Options, stack: Stack) -> Figures:
         for task in (stream_task, watch_task, progress_task):
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, timeout=10)
-    twice = [
-        k for k, v in _decode(ledger.hgetall(chaos_jobs.ok_key(stack.run_id))).items() if int(v) > 1
-    ]
     with redis.Redis.from_url(stack.redis.url, socket_timeout=30) as jobs_redis:
-        kept = kept_hooks(jobs_redis, Keys(stack.prefix), twice)
-    figures = judge(ledger, stream, injector, opts, stack.run_id, kept)
+        figures = judge(
+            ledger, stream, injector, opts, stack.run_id, jobs_redis, Keys(stack.prefix)
+        )
     figures.cpu_by_process = stack.cpu_by_process()
     figures.unexpected_exits = [asdict(e) for e in exits]
     figures.fault_period_s = round(fault_period, 1)

@@ -14,8 +14,6 @@ import httpx
 from jobrelay.devservers import ManagedProcess, RedisServer, TemporalDevServer, free_port
 from jobrelay.queue import ENGINE_DRAMATIQ, FINISHED_STATES
 
-TERMINAL = FINISHED_STATES
-
 
 def _say(message: str) -> None:
     print(f"[jobrelay dev] {message}", flush=True)
@@ -49,7 +47,7 @@ def _run_demo(base_url: str, name: str, payload: dict[str, Any], timeout_s: floa
             if shown != seen:
                 seen = shown
                 _say(f"  {status['state']:<9} {status['progress']:>3}%  {status['message']}")
-            if status["state"] in TERMINAL:
+            if status["state"] in FINISHED_STATES:
                 _say(f"result: {json.dumps(status['result'])} (engine {status['engine']})")
                 return str(status["state"])
             time.sleep(0.1)
