@@ -20,7 +20,9 @@ random, one of:
 
 Afterwards it stops faults and stream, waits for the jobs to drain, reads the
 ledger and prints one table. Exit code 0 only when no job was lost, none
-finished twice, no finished step ran again and none got stuck.
+finished twice, no finished step ran again, none got stuck after the last
+fault and every outage backlog finished within ``--stuck-after-s`` of Redis
+coming back; 2 when only that drain was slower; 1 otherwise.
 
     uv run python bench/chaos.py [--minutes 2] [--rate 50] [--seed 1] [--faults all]
                                  [--outage-s 15] [--json figures.json]
@@ -92,6 +94,9 @@ QUEUE = "default"
 # many jobs the file-backed dev server runs on its own, not the fallback
 # between two engines.
 OUTAGE_EVERY_S = 600.0
+# Exit code of a run that kept every promise but drained an outage backlog
+# slower than its target (a capacity figure of the machine, not a bug).
+EXIT_DRAIN_MISSED = 2
 
 FAULT_KINDS = (
     "worker_kill",
@@ -946,8 +951,30 @@ class Figures:
     wall_s: float = 0.0
 
     @property
-    def ok(self) -> bool:
+    def promises_kept(self) -> bool:
+        """Nothing lost, finished twice, re-run after it finished, or stuck after the faults."""
         return not (self.lost or self.finished_twice or self.finished_steps_rerun or self.stuck)
+
+    @property
+    def drain_met(self) -> bool:
+        """Every outage's backlog finished within ``--stuck-after-s`` of Redis coming back.
+
+        A capacity target, apart from the promises: how fast Temporal alone
+        works off a backlog depends on the machine, a broken promise never does.
+        """
+        return not self.stuck_outage_backlog
+
+    @property
+    def ok(self) -> bool:
+        return self.promises_kept and self.drain_met
+
+    @property
+    def verdict(self) -> str:
+        if self.ok:
+            return "OK"
+        if self.promises_kept:
+            return "promises kept; outage drain target MISSED"
+        return "FAILED"
 
 
 def _text(value: bytes | str) -> str:
@@ -1079,12 +1106,12 @@ def judge(
             figures.stuck += 1
             example("stuck", d)
             continue
-        # ...or part of a Redis outage's backlog still unfinished long after Redis came back.
+        # Apart from stuck: part of a Redis outage's backlog still unfinished
+        # long after Redis came back (the drain target, see Figures.drain_met).
         for down, up in injector.outages:
             if down <= d.at <= up and done_at > up + opts.stuck_after_s:
                 figures.stuck_outage_backlog += 1
-                figures.stuck += 1
-                example("stuck", d)
+                example("slow_drain", d)
                 break
 
     for down, up in injector.outages:
@@ -1171,10 +1198,10 @@ def table(figures: Figures) -> str:
         ("FINISHED STEPS RUN AGAIN", str(figures.finished_steps_rerun)),
         ("interrupted steps run again", str(figures.interrupted_steps_rerun)),
         ("planned retries (s2 first attempt)", str(figures.planned_retries)),
+        ("STUCK (unfinished --stuck-after-s after the last fault)", str(figures.stuck)),
         (
-            "STUCK",
-            f"{figures.stuck} ({figures.stuck_after_last_fault} after the last fault, "
-            f"{figures.stuck_outage_backlog} of an outage backlog)",
+            "outage backlog unfinished --stuck-after-s after Redis back",
+            str(figures.stuck_outage_backlog),
         ),
         ("refused but ran anyway", str(figures.refused_but_ran)),
         (
@@ -1216,7 +1243,7 @@ def table(figures: Figures) -> str:
             f"{figures.fault_period_s:.0f} s / "
             f"{figures.drain_wait_s:.0f} s / {figures.wall_s:.0f} s",
         ),
-        ("verdict", "OK" if figures.ok else "FAILED"),
+        ("verdict", figures.verdict),
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"| {'figure':<{width}} | value", f"|{'-' * (width + 2)}|------"]
@@ -1371,7 +1398,8 @@ def _workdir(opts: Options) -> Iterator[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the chaos run; 0 when nothing was lost, doubled, re-run or stuck."""
+    """Run the chaos run: 0 when every promise held and every outage backlog drained
+    in time, ``EXIT_DRAIN_MISSED`` when only the drain was slow, 1 otherwise."""
     opts = parse_options(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     if opts.exit_with_parent:
@@ -1405,13 +1433,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures.stack_cpu_s = round(_cpu(resource.RUSAGE_CHILDREN), 1)
         print(table(figures), flush=True)
         for kind, shown in figures.examples.items():
-            if kind in ("lost", "stuck", "finished_twice", "finished_step_rerun"):
+            if kind in ("lost", "stuck", "finished_twice", "finished_step_rerun", "slow_drain"):
                 for item in shown[:3]:
                     say(f"example {kind}: {json.dumps(item)}")
         if opts.json_path is not None:
             opts.json_path.write_text(json.dumps(asdict(figures), indent=2, default=str))
             say(f"figures written to {opts.json_path}")
-        return 0 if figures.ok else 1
+        if figures.ok:
+            return 0
+        return EXIT_DRAIN_MISSED if figures.promises_kept else 1
 
 
 if __name__ == "__main__":

@@ -66,3 +66,23 @@ def test_a_step_begun_again_after_its_planned_failure_is_the_retry(chaos: Module
     events = ["B|s2|1|1", "F|s2|1|2", "B|s2|1|3"]
     verdict = chaos.classify(events)
     assert (verdict.planned_retries, verdict.interrupted_reruns) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("broken", "verdict"),
+    [
+        ({}, "OK"),
+        ({"stuck_outage_backlog": 3}, "promises kept; outage drain target MISSED"),
+        ({"stuck": 1}, "FAILED"),
+        ({"lost": 1, "stuck_outage_backlog": 3}, "FAILED"),
+        ({"finished_twice": 1}, "FAILED"),
+        ({"finished_steps_rerun": 1}, "FAILED"),
+    ],
+)
+def test_a_slow_outage_drain_is_not_a_broken_promise(
+    chaos: ModuleType, broken: dict[str, int], verdict: str
+) -> None:
+    figures = chaos.Figures(seed=1, minutes=2, rate=25, faults_enabled=[], outage_s=15, **broken)
+    assert figures.verdict == verdict
+    assert figures.ok == (verdict == "OK")
+    assert figures.promises_kept == (verdict != "FAILED")
