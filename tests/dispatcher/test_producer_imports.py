@@ -1,38 +1,83 @@
-"""A producer that dispatches to Temporal loads none of Temporal's worker side."""
+"""A producer loads no worker code of either engine.
+
+A fresh process builds the default dispatcher and dispatches once to
+Dramatiq, or once to Temporal; then no module of jobrelay's worker side for
+either engine is loaded, and nothing of ``temporalio.worker``. (``dramatiq``
+itself imports its ``Worker`` class from its package root, so that module is
+not counted: jobrelay's own Dramatiq worker side is.)
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import uuid
 
+import pytest
 from jobrelay.devservers import RedisServer, TemporalDevServer
+from jobrelay.queue import QueueSettings, WorkerInfo, WorkerRegistry, redis_client
 
 PRODUCER = """
 import json, sys, uuid
 from jobrelay.dispatcher import build_dispatcher, dispatch_job_sync, set_default_dispatcher
 set_default_dispatcher(build_dispatcher())
 receipt = dispatch_job_sync("demo.countdown", {"start": 1}, job_id=uuid.uuid4().hex)
-worker_side = sorted(
-    m for m in sys.modules
-    if m.startswith("temporalio.worker")
-    or m.startswith("jobrelay.dispatcher.adapters.temporal.")
-    and m.rsplit(".", 1)[1] in {"worker", "workflow", "activities", "sandbox", "context"}
-)
-print(json.dumps({"engine": receipt.engine, "worker_side": worker_side}))
+print(json.dumps({"engine": receipt.engine, "modules": sorted(sys.modules)}))
 """
 
+# jobrelay's worker side of each engine, by module name under the adapters.
+WORKER_SIDE = {
+    "jobrelay.dispatcher.adapters.temporal": {
+        "worker", "workflow", "activities", "sandbox", "context", "recorder", "step_call",
+    },
+    "jobrelay.dispatcher.adapters.dramatiq": {
+        "runner", "consumer", "context", "worker", "group_commit", "outcomes", "worker_main",
+    },
+}  # fmt: skip
 
-def test_a_dispatch_to_temporal_imports_no_temporal_worker_code(
-    redis_server: RedisServer, temporal_server: TemporalDevServer, prefix: str
+
+def _worker_side(modules: list[str]) -> list[str]:
+    return [
+        m
+        for m in modules
+        if m.startswith("temporalio.worker")
+        or any(
+            m.startswith(f"{package}.") and m.rsplit(".", 1)[1] in names
+            for package, names in WORKER_SIDE.items()
+        )
+    ]
+
+
+@pytest.mark.parametrize("engine", ["dramatiq", "temporal"])
+def test_a_dispatch_imports_no_worker_code(
+    redis_server: RedisServer,
+    temporal_server: TemporalDevServer,
+    queue_settings: QueueSettings,
+    prefix: str,
+    engine: str,
 ) -> None:
+    if engine == "dramatiq":
+        # The dispatcher sends to Dramatiq only while a worker is live for the queue.
+        WorkerRegistry.from_settings(redis_client(queue_settings), queue_settings).heartbeat(
+            WorkerInfo(
+                worker_id=uuid.uuid4().hex[:8],
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                queues=["default"],
+                started_at=time.time(),
+            )
+        )
     env = {
         **os.environ,
         "REDIS_URL": redis_server.url,
         "JOBRELAY_PREFIX": prefix,
         "TEMPORAL_ADDRESS": temporal_server.address,
-        "USE_DRAMATIQ": "false",
+        "USE_DRAMATIQ": "true" if engine == "dramatiq" else "false",
     }
     out = subprocess.run(
         [sys.executable, "-c", PRODUCER], env=env, capture_output=True, text=True, timeout=60
@@ -40,5 +85,12 @@ def test_a_dispatch_to_temporal_imports_no_temporal_worker_code(
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
 
-    assert seen["engine"] == "temporal"
-    assert seen["worker_side"] == []
+    assert seen["engine"] == engine
+    assert _worker_side(seen["modules"]) == []
+
+
+def test_the_worker_side_modules_named_here_exist() -> None:
+    # Renamed or moved worker modules would make the check above pass vacuously.
+    for package, names in WORKER_SIDE.items():
+        for name in names:
+            assert importlib.util.find_spec(f"{package}.{name}") is not None, f"{package}.{name}"

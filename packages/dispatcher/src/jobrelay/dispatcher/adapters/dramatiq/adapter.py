@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from dramatiq import Message
@@ -21,10 +21,11 @@ from jobrelay.queue import (
 )
 
 from ..base import EngineJob
-from .consumer import install_consumer
 from .deadletter import DeadLetter, read_dead_letters
 from .messages import JobMessage, actor_name, message_options, policy_options, queue_policy
-from .runner import JobRunner
+
+if TYPE_CHECKING:
+    from .runner import JobRunner
 
 logger = logging.getLogger("jobrelay.dramatiq")
 
@@ -54,17 +55,29 @@ class DramatiqAdapter:
         self.store = store
         self.settings = settings
         self._clock = clock
-        self._runner = JobRunner(broker, store, clock=clock, sleep_threshold_s=sleep_threshold_s)
+        self._sleep_threshold_s = sleep_threshold_s
+        # The worker side (job runner, consumer, job context) is built by
+        # boot() or the first delivery: a producer only sends, and never
+        # imports it.
+        self._runner: JobRunner | None = None
+        self._runner_lock = threading.Lock()
         self._actors = {name: self._declare(spec) for name, spec in QUEUES.items()}
-        install_consumer(broker, store)
+
+        def consume(queue_name: str, prefetch: int = 1, timeout: int = 5000, **kw: Any) -> Any:
+            # The first consumer asked for builds the worker side, whose
+            # install_consumer replaces this function on the broker.
+            self._serving()
+            return broker.consume(queue_name, prefetch, timeout, **kw)
+
+        # RedisBroker has no consumer-class setting: an instance attribute
+        # swaps it for this broker only.
+        broker.consume = consume  # type: ignore[method-assign]
         self._boot_lock = threading.Lock()
         self._booted = False
 
     def _declare(self, spec: QueueSpec) -> dramatiq.Actor[..., Any]:
-        runner = self._runner
-
         def run_job(*args: Any, **kwargs: Any) -> None:
-            runner.handle(args, kwargs)
+            self._serving().handle(args, kwargs)
 
         declare = dramatiq.actor(
             broker=self.broker,
@@ -125,8 +138,29 @@ class DramatiqAdapter:
         return read_dead_letters(self.broker, get_queue(queue).name)
 
     def boot(self) -> None:
-        """Emit Dramatiq's ``process_boot`` once, which starts the time-limit watcher."""
+        """Make this adapter a worker's, once: its job runner and consumer, then
+        Dramatiq's ``process_boot`` (which starts the time-limit watcher)."""
         with self._boot_lock:
             if not self._booted:
+                self._serving()
                 self.broker.emit_after("process_boot")
                 self._booted = True
+
+    def _serving(self) -> JobRunner:
+        """The job runner, built (with jobrelay's consumer installed) on first use."""
+        runner = self._runner
+        if runner is None:
+            with self._runner_lock:
+                if self._runner is None:
+                    from .consumer import install_consumer
+                    from .runner import JobRunner
+
+                    install_consumer(self.broker, self.store)
+                    self._runner = JobRunner(
+                        self.broker,
+                        self.store,
+                        clock=self._clock,
+                        sleep_threshold_s=self._sleep_threshold_s,
+                    )
+                runner = self._runner
+        return runner
