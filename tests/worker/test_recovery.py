@@ -30,6 +30,15 @@ def _start(
     return proc, info.pid
 
 
+def _runner_and_other(
+    workers: list[tuple[WorkerProc, int]], redis_conn: redis.Redis, key: str
+) -> tuple[WorkerProc, int, WorkerProc, int]:
+    """Which of two live workers took the job (the one that ran its first step)."""
+    runner, runner_pid = next(w for w in workers if pids(redis_conn, f"{key}:pids:first") == [w[1]])
+    other, other_pid = next(w for w in workers if w[1] != runner_pid)
+    return runner, runner_pid, other, other_pid
+
+
 async def test_sigkilled_workers_job_completes_on_another(
     spawn: Callable[..., WorkerProc],
     worker_env: dict[str, str],
@@ -39,10 +48,12 @@ async def test_sigkilled_workers_job_completes_on_another(
     store: JobStore,
 ) -> None:
     key = f"wrk:{uuid.uuid4().hex[:8]}"
-    first, first_pid = _start(spawn, worker_env, registry)
+    # Both live before the dispatch: starting one while the slow step runs
+    # could outlast the step on a loaded machine, and nothing would be cut.
+    both = [_start(spawn, worker_env, registry) for _ in range(2)]
     receipt = await dispatcher.dispatch("wrk.three_steps", {"key": key, "seconds": 3})
     wait_for(lambda: counter(redis_conn, f"{key}:slow_started") == 1, 10, "the slow step")
-    second, second_pid = _start(spawn, worker_env, registry)
+    first, first_pid, second, second_pid = _runner_and_other(both, redis_conn, key)
 
     first.kill_group(signal.SIGKILL)
     wait_for(lambda: finished(store, receipt.job_id), RECOVERY_S, "the job on the second worker")
@@ -66,10 +77,10 @@ async def test_frozen_worker_duplicate_is_absorbed(
     store: JobStore,
 ) -> None:
     key = f"wrk:{uuid.uuid4().hex[:8]}"
-    first, first_pid = _start(spawn, worker_env, registry)
+    both = [_start(spawn, worker_env, registry) for _ in range(2)]
     receipt = await dispatcher.dispatch("wrk.three_steps", {"key": key, "seconds": 2})
     wait_for(lambda: counter(redis_conn, f"{key}:slow_started") == 1, 10, "the slow step")
-    second, second_pid = _start(spawn, worker_env, registry)
+    first, first_pid, second, second_pid = _runner_and_other(both, redis_conn, key)
 
     first.kill_group(signal.SIGSTOP)
     try:

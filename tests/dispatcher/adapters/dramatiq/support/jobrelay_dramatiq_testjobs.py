@@ -36,8 +36,12 @@ def count(job_id: str, step: str) -> int:
 
 
 def count_after_gate(job_id: str, step: str) -> int:
-    """Blocks until the test opens the gate, then counts (so a kill here leaves no count)."""
+    """Blocks until the test opens the gate, then counts (so a kill here leaves no count).
+
+    It marks ``{step}-waiting`` first, so a test can tell the step is in flight.
+    """
     with _client() as client:
+        client.set(key(job_id, f"{step}-waiting"), "yes")  # not a digit: counts() skips it
         deadline = time.monotonic() + 60
         while not client.exists(key(job_id, "gate")):
             if time.monotonic() > deadline:
