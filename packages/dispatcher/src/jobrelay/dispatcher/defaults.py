@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from jobrelay.job_engine import JobEngineSettings, discover_jobs
 from jobrelay.queue import (
@@ -16,9 +17,11 @@ from jobrelay.queue import (
 
 from .dispatcher import Dispatcher
 from .live_workers import LiveWorkers
-from .proxy import DispatchProxy
 from .settings import DispatcherSettings
 from .temporal_link import TemporalLink
+
+if TYPE_CHECKING:
+    from .proxy import DispatchProxy
 
 _default: Dispatcher | DispatchProxy | None = None
 _lock = threading.Lock()
@@ -41,6 +44,10 @@ def build_dispatcher(
     if discover:
         discover_jobs(JobEngineSettings().job_modules)
     if settings.proxy_enabled:
+        # Imported here: httpx costs a producer that talks to Redis itself a
+        # quarter of a second at start-up.
+        from .proxy import DispatchProxy
+
         assert settings.dispatch_proxy_url is not None
         return DispatchProxy(
             settings.dispatch_proxy_url,
