@@ -147,7 +147,11 @@ class Stack:
         self.settings = settings
         self.client = redis_client(queue_settings)
         self.store = JobStore.from_settings(self.client, queue_settings)
-        self.adapter = DramatiqAdapter(make_broker(queue_settings), self.store, queue_settings)
+        # Naps up to 30 s wait in the worker: no wake-up pump runs here, and a
+        # test cancelling during a nap needs a nap that outlasts a loaded machine.
+        self.adapter = DramatiqAdapter(
+            make_broker(queue_settings), self.store, queue_settings, sleep_threshold_s=30.0
+        )
         self.temporal_client = temporal_client
         self.temporal = TemporalAdapter(temporal_client, queue_settings)
         self.registry = WorkerRegistry.from_settings(self.client, queue_settings)
@@ -198,8 +202,10 @@ class Stack:
 
         self._beat_thread = threading.Thread(target=beat, daemon=True)
         self._beat_thread.start()
-        deadline = time.monotonic() + 5
-        while self.registry.live_count("default") == 0 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while self.registry.live_count("default") == 0:
+            # A heartbeat never seen would send the next dispatch to Temporal.
+            assert time.monotonic() < deadline, "the test worker's heartbeat never registered"
             time.sleep(0.01)
 
     def stop_dramatiq(self) -> None:

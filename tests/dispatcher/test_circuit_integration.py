@@ -16,6 +16,10 @@ from jobrelay.devservers import RedisServer
 from jobrelay.dispatcher import DispatchReceipt, Reason
 from jobrelay.queue import BreakerState, CircuitBreaker, QueueSettings, RedisHealth
 
+# A hundred Temporal starts and their outcomes: past the suite's 120 s per
+# test on a loaded machine.
+pytestmark = pytest.mark.timeout(300)
+
 # The Stack of conftest.py (a conftest cannot be imported under --import-mode=importlib).
 Stack = Any
 

@@ -9,7 +9,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from jobrelay.dispatcher import DispatcherSettings, DispatchReceipt
+
+# Hundreds of dispatches and a 90 s finish wait: past the suite's 120 s per
+# test on a loaded machine.
+pytestmark = pytest.mark.timeout(300)
 
 # The Stack of conftest.py (a conftest cannot be imported under --import-mode=importlib).
 Stack = Any

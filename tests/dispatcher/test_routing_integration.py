@@ -116,7 +116,7 @@ async def test_status_and_cancel_on_both_engines(
     await stack.start_temporal()
     dispatcher = stack.dispatcher()
     # Dramatiq: the job waits in its nap; cancel stops it before its second step.
-    await dispatcher.dispatch("dsp.nap", {"seconds": 0.8}, job_id=cd)
+    await dispatcher.dispatch("dsp.nap", {"seconds": 5}, job_id=cd)
     await _until(lambda: runs(cd) == ["dramatiq"])
     assert await dispatcher.cancel(cd) is True
     await stack.wait_finished(cd)
@@ -130,7 +130,7 @@ async def test_status_and_cancel_on_both_engines(
     await _until(lambda: _state(stack, ct) == "sleeping")
     assert (await dispatcher.get_status(ct)).state == "sleeping"
     assert await dispatcher.cancel(ct) is True
-    await stack.wait_finished(ct, within_s=10)
+    await stack.wait_finished(ct, within_s=30)
     assert (await dispatcher.get_status(ct)).state == "cancelled"
     assert runs(ct) == ["temporal"]
     assert await dispatcher.cancel(ct) is False

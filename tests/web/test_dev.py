@@ -4,6 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The whole local system starts and runs a job here: its own waits add up
+# past the suite's 120 s per test.
+pytestmark = pytest.mark.timeout(300)
+
 
 def test_jobrelay_dev_runs_a_job_on_each_engine(tmp_path: Path) -> None:
     cli = Path(sys.executable).parent / "jobrelay"

@@ -32,7 +32,7 @@ def test_check_follows_the_worker_and_redis(
     worker = spawn(["run", "--queue", "scheduled"], env)
     settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
     registry = WorkerRegistry.from_settings(redis_client(settings), settings)
-    wait_for(lambda: live_worker(registry, "scheduled", worker), 10, "the worker's heartbeat")
+    wait_for(lambda: live_worker(registry, "scheduled", worker), 30, "the worker's heartbeat")
     code, said = check(env)
     assert code == 0, said
 

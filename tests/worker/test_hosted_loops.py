@@ -11,15 +11,16 @@ from collections.abc import Callable
 import redis
 from jobrelay.devservers import TemporalDevServer
 from jobrelay.dispatcher import Dispatcher
-from jobrelay.queue import JobRecord, JobStore
+from jobrelay.queue import JobRecord, JobStore, WorkerRegistry
 
-from .conftest import WorkerProc, counter, finished, wait_for
+from .conftest import WorkerProc, counter, finished, live_worker, wait_for
 
 
 async def test_run_wakes_sleepers_and_moves_unclaimed_jobs_to_temporal(
     spawn: Callable[..., WorkerProc],
     worker_env: dict[str, str],
     temporal_server: TemporalDevServer,
+    registry: WorkerRegistry,
     dispatcher: Dispatcher,
     redis_conn: redis.Redis,
     store: JobStore,
@@ -30,13 +31,15 @@ async def test_run_wakes_sleepers_and_moves_unclaimed_jobs_to_temporal(
     }
     fallback = spawn(["temporal", "--queue", "default"], env)
     worker = spawn(["run", "--queue", "default"], env)
-    wait_for(lambda: "temporal workers polling" in fallback.log(), 20, "the Temporal worker")
+    wait_for(lambda: "temporal workers polling" in fallback.log(), 60, "the Temporal worker")
+    # Live before the dispatch, or it goes to Temporal (no live worker).
+    wait_for(lambda: live_worker(registry, "default", worker), 30, "the Dramatiq worker")
 
     # A sleep past the adapter's threshold parks in Redis; only the pump brings it back.
     nap_key = f"wrk:{uuid.uuid4().hex[:8]}"
     napper = await dispatcher.dispatch("wrk.napper", {"key": nap_key, "seconds": 2})
     assert napper.engine == "dramatiq"
-    wait_for(lambda: store.get(napper.job_id).state == "sleeping", 10, "the nap")  # type: ignore[union-attr]
+    wait_for(lambda: store.get(napper.job_id).state == "sleeping", 30, "the nap")  # type: ignore[union-attr]
 
     # A job whose message never reached a worker: past its pickup deadline the
     # reconciler claims it for Temporal and starts its workflow.

@@ -48,7 +48,7 @@ async def test_metrics_count_every_process_and_survive_a_crashed_child(
     port = free_port()
     env = worker_env | {"WORKER_METRICS_PORT": str(port), "WORKER_RESTART_BACKOFF_S": "0.2"}
     worker = spawn(["run", "--queue", "default"], env)
-    first = wait_for(partial(live_worker, registry, "default", worker), 10, "a heartbeat")
+    first = wait_for(partial(live_worker, registry, "default", worker), 30, "a heartbeat")
 
     key = f"wrk:{uuid.uuid4().hex[:8]}"
     ok = [(await dispatcher.dispatch("wrk.noop", {"key": key})).job_id for _ in range(5)]
@@ -57,15 +57,23 @@ async def test_metrics_count_every_process_and_survive_a_crashed_child(
         wait_for(partial(finished, store, job_id), 30, f"job {job_id}")
     assert counter(redis_conn, f"{key}:refused") == 2
 
-    samples = wait_for(lambda: (s := scrape(port)) and succeeded(s) == 5 and s, 10, "5 done")
+    seconds_count = ("jobrelay_worker_job_seconds_count", (("queue", "default"),))
+    in_flight = ("jobrelay_worker_jobs_in_flight", (("queue", "default"),))
+
+    # A delivery's metrics are written after its record is finished: wait for
+    # all 7 deliveries' metrics, not for the records.
+    def all_counted(s: Samples) -> bool:
+        outcomes = sum(s.get(jobs(o), 0) for o in ("succeeded", "retrying", "dead"))
+        return s.get(seconds_count) == 7 and outcomes == 7
+
+    samples = wait_for(lambda: (s := scrape(port)) and all_counted(s) and s, 30, "7 counted")
+    assert succeeded(samples) == 5
     # The refuser's first delivery was retried, its second gave up.
     assert (samples[jobs("retrying")], samples[jobs("dead")]) == (1, 1)
-    assert samples[("jobrelay_worker_job_seconds_count", (("queue", "default"),))] == 7
-    in_flight = ("jobrelay_worker_jobs_in_flight", (("queue", "default"),))
     assert samples[in_flight] == 0
     info = wait_for(
         lambda: (i := live_worker(registry, "default", worker)) and i.jobs_done == 5 and i,
-        5,
+        15,
         "the heartbeat's counts",
     )
     assert info.jobs_failed == 1, "a dead job counts as failed in the registry"
@@ -78,6 +86,6 @@ async def test_metrics_count_every_process_and_survive_a_crashed_child(
     )
     more = (await dispatcher.dispatch("wrk.noop", {"key": key})).job_id
     wait_for(partial(finished, store, more), 30, "a job on the restarted worker")
-    samples = wait_for(lambda: (s := scrape(port)) and succeeded(s) == 6 and s, 10, "6 done")
+    samples = wait_for(lambda: (s := scrape(port)) and succeeded(s) == 6 and s, 30, "6 done")
     assert samples[jobs("dead")] == 1, "the dead child's counts were lost"
     assert samples[in_flight] == 0

@@ -29,7 +29,7 @@ def _start(
     proc = spawn(
         ["run", "--queue", "default"], env | NO_RECOVERY | {"WORKER_CONCURRENCY": "default=1"}
     )
-    info = wait_for(lambda: live_worker(registry, "default", proc), 10, "a default worker")
+    info = wait_for(lambda: live_worker(registry, "default", proc), 30, "a default worker")
     return proc, info
 
 
@@ -45,10 +45,10 @@ async def test_sigterm_requeues_prefetched_at_once_and_finishes_in_flight(
     run = uuid.uuid4().hex[:8]
     first, first_info = _start(spawn, worker_env, registry)
     long_key = f"wrk:{run}:long"
-    # Long enough to still be running when the held message comes back, however
-    # slowly the second worker starts on a loaded machine.
-    long_job = await dispatcher.dispatch("wrk.overlap_default", {"key": long_key, "seconds": 10})
-    wait_for(lambda: counter(redis_conn, f"{long_key}:running") == 1, 10, "the long job")
+    # Gated: still running when the held message comes back, however slowly
+    # the second worker starts on a loaded machine.
+    long_job = await dispatcher.dispatch("wrk.overlap_default", {"key": long_key, "gated": True})
+    wait_for(lambda: counter(redis_conn, f"{long_key}:running") == 1, 30, "the long job")
     short_keys = [f"wrk:{run}:short{i}" for i in range(3)]
     short_jobs = [
         await dispatcher.dispatch("wrk.overlap_default", {"key": key, "seconds": 0.1})
@@ -76,6 +76,7 @@ async def test_sigterm_requeues_prefetched_at_once_and_finishes_in_flight(
     assert counter(redis_conn, f"{long_key}:done") == 0, "requeued only after the in-flight job"
     assert pids(redis_conn, f"{held[0]}:pids") == [second_info.pid]
 
+    redis_conn.set(f"{long_key}:gate", 1)
     assert first.wait(30) == 0
     assert counter(redis_conn, f"{long_key}:done") == 1
     assert pids(redis_conn, f"{long_key}:pids") == [first_info.pid], "finished where it began"
@@ -101,8 +102,10 @@ async def test_unfinished_job_goes_back_when_the_stop_is_forced(
     grace = "1" if how == "grace_period" else "60"
     first, first_info = _start(spawn, worker_env | {"WORKER_GRACE_PERIOD_S": grace}, registry)
     key = f"wrk:{uuid.uuid4().hex[:8]}:long"
-    receipt = await dispatcher.dispatch("wrk.overlap_default", {"key": key, "seconds": 6})
-    wait_for(lambda: counter(redis_conn, f"{key}:running") == 1, 10, "the long job")
+    # Gated: the job cannot finish on the first worker, however slowly the
+    # second starts; the gate opens once the first is gone.
+    receipt = await dispatcher.dispatch("wrk.overlap_default", {"key": key, "gated": True})
+    wait_for(lambda: counter(redis_conn, f"{key}:running") == 1, 30, "the long job")
     second, second_info = _start(spawn, worker_env, registry)
 
     first.send(signal.SIGTERM)
@@ -116,8 +119,9 @@ async def test_unfinished_job_goes_back_when_the_stop_is_forced(
 
     # Handed back, not waited for: the step was cut on the first worker and
     # runs again on the second (no heartbeat recovery here, see NO_RECOVERY),
-    # and the job finishes once. A stop that waited for the 6 s job would have
-    # finished (and acked) it on the first worker: no second run at all.
+    # and the job finishes once. A stop that waited for the gated job would
+    # not have ended above.
+    redis_conn.set(f"{key}:gate", 1)
     wait_for(lambda: pids(redis_conn, f"{key}:pids")[1:] == [second_info.pid], SOON_S, "the retake")
     wait_for(lambda: finished(store, receipt.job_id), 30, "the job")
     assert finished(store, receipt.job_id) == "succeeded"
@@ -141,7 +145,7 @@ async def test_sigterm_to_the_whole_group_still_drains(
     worker, info = _start(spawn, worker_env, registry)
     key = f"wrk:{uuid.uuid4().hex[:8]}"
     receipt = await dispatcher.dispatch("wrk.overlap_default", {"key": key, "seconds": 2})
-    wait_for(lambda: counter(redis_conn, f"{key}:running") == 1, 10, "the job")
+    wait_for(lambda: counter(redis_conn, f"{key}:running") == 1, 30, "the job")
     worker.kill_group(signal.SIGTERM)
     assert worker.wait(15) == 0
     assert finished(store, receipt.job_id) == "succeeded"

@@ -25,7 +25,7 @@ def temporal_env(worker_env: dict[str, str], temporal_server: TemporalDevServer)
 
 def _start(spawn: Callable[..., WorkerProc], env: dict[str, str]) -> WorkerProc:
     worker = spawn(["temporal", "--queue", "default"], env)
-    wait_for(lambda: "temporal workers polling" in worker.log(), 20, "the Temporal worker")
+    wait_for(lambda: "temporal workers polling" in worker.log(), 60, "the Temporal worker")
     return worker
 
 
@@ -38,10 +38,11 @@ async def test_temporal_worker_runs_fallback_jobs_and_drains_on_sigterm(
     registry: WorkerRegistry,
 ) -> None:
     worker = _start(spawn, temporal_env)
-    assert check(temporal_env)[0] == 0
     [listed] = wait_for(
-        lambda: registry.live_workers("default", (ENGINE_TEMPORAL,)), 5, "a Temporal heartbeat"
+        lambda: registry.live_workers("default", (ENGINE_TEMPORAL,)), 15, "a Temporal heartbeat"
     )
+    # After the heartbeat: "polling" is logged a moment before the first one.
+    assert check(temporal_env)[0] == 0
     assert (listed.engine, listed.queues, listed.pid) == (ENGINE_TEMPORAL, ["default"], worker.pid)
     assert registry.live_count("default") == 0, "a Temporal worker cannot take Dramatiq messages"
 
@@ -90,7 +91,7 @@ async def test_temporal_worker_serves_the_sdk_metrics(
     task_queue = queue_settings.keys.task_queue("default")
     # The job's record is written by the workflow's last activity, a moment
     # before the workflow itself completes.
-    wait_for(lambda: _completed_workflows(port, task_queue) == 1, 10, "the completion metric")
+    wait_for(lambda: _completed_workflows(port, task_queue) == 1, 30, "the completion metric")
 
 
 def _completed_workflows(port: int, task_queue: str) -> float:

@@ -29,15 +29,30 @@ def _client() -> redis.Redis:
 class Work(BaseModel):
     key: str
     seconds: float = 0.0
+    # Hold until the test sets ``{key}:gate`` instead of for ``seconds``: a
+    # test that must cut a step mid-way cannot rely on a step's duration
+    # outlasting a loaded machine.
+    gated: bool = False
 
 
-def overlap(key: str, seconds: float) -> int:
+def _hold(client: redis.Redis, key: str, seconds: float, gated: bool) -> None:
+    if not gated:
+        time.sleep(seconds)
+        return
+    deadline = time.monotonic() + 60
+    while not client.exists(f"{key}:gate"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{key}:gate never opened")
+        time.sleep(0.02)
+
+
+def overlap(key: str, seconds: float, gated: bool = False) -> int:
     """Hold a slot for ``seconds`` and record the most slots held at once."""
     client = _client()
     client.rpush(f"{key}:pids", os.getpid())
     client.eval(_ENTER, 2, f"{key}:running", f"{key}:max")
     try:
-        time.sleep(seconds)
+        _hold(client, key, seconds, gated)
     finally:
         client.decr(f"{key}:running")
     return int(client.incr(f"{key}:done"))
@@ -50,35 +65,35 @@ def mark(key: str, name: str) -> int:
     return int(client.incr(f"{key}:{name}"))
 
 
-def slow(key: str, seconds: float) -> int:
-    """A step that takes ``seconds``, counted when it starts and when it ends."""
+def slow(key: str, seconds: float, gated: bool = False) -> int:
+    """A step that takes ``seconds`` (or waits for the gate), counted when it starts and ends."""
     client = _client()
     client.rpush(f"{key}:pids:slow", os.getpid())
     client.incr(f"{key}:slow_started")
-    time.sleep(seconds)
+    _hold(client, key, seconds, gated)
     return int(client.incr(f"{key}:slow_done"))
 
 
 @job("wrk.overlap_default", queue="default", retries=0)
 async def overlap_default(ctx: JobContext, data: Work) -> int:
-    return int(await ctx.run("overlap", overlap, data.key, data.seconds))
+    return int(await ctx.run("overlap", overlap, data.key, data.seconds, data.gated))
 
 
 @job("wrk.overlap_data_sync", queue="data_sync", retries=0)
 async def overlap_data_sync(ctx: JobContext, data: Work) -> int:
-    return int(await ctx.run("overlap", overlap, data.key, data.seconds))
+    return int(await ctx.run("overlap", overlap, data.key, data.seconds, data.gated))
 
 
 @job("wrk.overlap_scheduled", queue="scheduled", retries=0)
 async def overlap_scheduled(ctx: JobContext, data: Work) -> int:
-    return int(await ctx.run("overlap", overlap, data.key, data.seconds))
+    return int(await ctx.run("overlap", overlap, data.key, data.seconds, data.gated))
 
 
 @job("wrk.three_steps", queue="default", retries=3)
 async def three_steps(ctx: JobContext, data: Work) -> str:
     """first (quick) -> slow (``seconds``) -> last (quick)."""
     await ctx.run("first", mark, data.key, "first")
-    await ctx.run("slow", slow, data.key, data.seconds)
+    await ctx.run("slow", slow, data.key, data.seconds, data.gated)
     await ctx.run("last", mark, data.key, "last")
     return "done"
 
