@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
-from jobrelay.devservers import RedisServer
+from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.queue import QueueSettings, WorkerRegistry, redis_client
+from jobrelay.worker.status import WorkerStatus, write_status
 
 from .conftest import WORKER_BIN, WorkerProc, live_worker, wait_for
 
@@ -53,3 +56,25 @@ def test_check_follows_the_worker_and_redis(
     assert code == 1 and "is not running" in said
     code, said = check(env, "--process-only")
     assert code == 1 and "is not running" in said
+
+
+def test_a_timed_out_temporal_probe_says_unhealthy_and_does_not_crash(
+    worker_env: dict[str, str], temporal_server: TemporalDevServer, prefix: str
+) -> None:
+    # A live Temporal worker's status (this process stands in for it) and a
+    # timeout no connect meets: the SDK's connect is still running when the
+    # probe gives up, and completes while the process exits.
+    status_dir = Path(worker_env["WORKER_STATUS_DIR"])
+    write_status(
+        status_dir,
+        WorkerStatus(engine="temporal", pid=os.getpid(), prefix=prefix, queues=["default"]),
+    )
+    env = worker_env | {
+        "TEMPORAL_ADDRESS": temporal_server.address,
+        "WORKER_CHECK_TIMEOUT_S": "0.001",
+    }
+    for _ in range(3):
+        code, said = check(env)
+        assert code == 1, said
+        assert "Temporal unreachable" in said and "TimeoutError" in said, said
+        assert "panicked" not in said, said

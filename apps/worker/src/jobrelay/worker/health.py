@@ -11,8 +11,6 @@ from jobrelay.queue import Keys, QueueSettings, redis_client
 from .settings import WorkerSettings
 from .status import WorkerStatus, pid_alive, read_statuses
 
-TEMPORAL_CHECK_TIMEOUT_S = 5.0
-
 
 def check_health(
     worker_settings: WorkerSettings,
@@ -36,7 +34,7 @@ def check_health(
         ok, why = (
             _check_dramatiq(status, queue_settings)
             if status.engine == "dramatiq"
-            else _check_temporal(dispatcher_settings)
+            else _check_temporal(dispatcher_settings, worker_settings.check_timeout_s)
         )
         if not ok:
             return False, why
@@ -59,7 +57,7 @@ def _check_dramatiq(status: WorkerStatus, settings: QueueSettings) -> tuple[bool
     return True, "ok"
 
 
-def _check_temporal(settings: DispatcherSettings) -> tuple[bool, str]:
+def _check_temporal(settings: DispatcherSettings, timeout_s: float) -> tuple[bool, str]:
     from jobrelay.dispatcher.adapters.temporal import connect
 
     async def probe() -> None:
@@ -67,7 +65,7 @@ def _check_temporal(settings: DispatcherSettings) -> tuple[bool, str]:
         await client.service_client.check_health()
 
     try:
-        asyncio.run(asyncio.wait_for(probe(), timeout=TEMPORAL_CHECK_TIMEOUT_S))
+        asyncio.run(asyncio.wait_for(probe(), timeout=timeout_s))
     except Exception as exc:
         return False, f"Temporal unreachable at {settings.temporal_address}: {exc!r}"
     return True, "ok"

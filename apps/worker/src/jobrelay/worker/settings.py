@@ -65,6 +65,10 @@ class WorkerSettings(BaseSettings):
     status_dir: Path = Field(
         Path("/tmp/jobrelay-worker"), validation_alias=_env("WORKER_STATUS_DIR", "status_dir")
     )
+    # Under the probes' own 10 s timeouts (Dockerfile, Kubernetes manifests).
+    check_timeout_s: float = Field(
+        5.0, gt=0, validation_alias=_env("WORKER_CHECK_TIMEOUT_S", "check_timeout_s")
+    )
 
     @field_validator("concurrency", mode="before")
     @classmethod
