@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import pytest
 from jobrelay.queue import QUEUES, UnknownQueue
 from jobrelay.worker import WorkerSettings
@@ -44,5 +46,28 @@ def test_public_names() -> None:
     import jobrelay.worker as worker
 
     assert worker.__all__ == ["WorkerSettings"]
-    public = {n for n in vars(worker) if not n.startswith("_") and n != "annotations"}
-    assert public - {"settings"} == set(worker.__all__)
+    # Submodules become attributes once anything imports them: not names of the API.
+    public = {
+        n
+        for n, v in vars(worker).items()
+        if not n.startswith("_") and n != "annotations" and not isinstance(v, ModuleType)
+    }
+    assert public == set(worker.__all__)
+
+
+def test_the_cli_hands_the_built_in_jobs_their_api_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobrelay.job_engine.jobs.api import api_settings, configure_apis
+    from jobrelay.worker import cli
+
+    monkeypatch.setenv("JOBRELAY_BOOKING_API_URL", "http://from-env.test")
+    monkeypatch.setenv("JOBRELAY_API_TIMEOUT_S", "4")
+    try:
+        cli._configure_jobs()
+        assert (api_settings().booking_api_url, api_settings().timeout_s) == (
+            "http://from-env.test",
+            4.0,
+        )
+    finally:
+        configure_apis(None)

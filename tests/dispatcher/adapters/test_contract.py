@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import respx
+from fake_apis import fake_apis
 from jobrelay.devservers import TemporalDevServer
 from jobrelay.dispatcher.adapters import EngineJob
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
@@ -30,7 +31,6 @@ from jobrelay.queue import JobRecord, JobState, JobStore, QueueSettings, make_br
 from store_peek import load_steps
 from temporalio.api.enums.v1 import EventType
 
-APIS = ("BOOKING", "EMAIL", "CALENDAR", "NOTIFY")
 BUILTIN = sorted(d.name for d in discover_jobs() if d.ref.startswith(BUILTIN_JOBS_PACKAGE))
 
 
@@ -122,10 +122,8 @@ def test_every_builtin_job_has_a_contract_scenario() -> None:
 
 
 @pytest.fixture
-def api_mock(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
-    for name in APIS:
-        monkeypatch.setenv(f"JOBRELAY_{name}_API_URL", f"http://{name.lower()}.test")
-    with respx.mock(assert_all_mocked=True) as router:
+def api_mock() -> Iterator[respx.MockRouter]:
+    with fake_apis(timeout_s=10.0), respx.mock(assert_all_mocked=True) as router:
         yield router
 
 

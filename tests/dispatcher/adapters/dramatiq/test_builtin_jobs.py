@@ -12,6 +12,7 @@ import dramatiq
 import httpx
 import pytest
 import respx
+from fake_apis import fake_apis
 from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
 from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import JobState, JobStore
@@ -27,11 +28,9 @@ BOOKING = {
 
 
 @pytest.fixture(autouse=True)
-def apis(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
-    for name in ("BOOKING", "EMAIL", "CALENDAR", "NOTIFY"):
-        monkeypatch.setenv(f"JOBRELAY_{name}_API_URL", f"http://{name.lower()}.test")
+def apis() -> Iterator[respx.MockRouter]:
     discover_jobs()
-    with respx.mock(assert_all_called=True) as router:
+    with fake_apis(timeout_s=10.0), respx.mock(assert_all_called=True) as router:
         yield router
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import respx
+from fake_apis import BOOKING_API, CALENDAR_API, EMAIL_API, NOTIFY_API, fake_apis
 from jobrelay.dispatcher.adapters import EngineJob
 from jobrelay.dispatcher.adapters.temporal import TemporalAdapter
 from jobrelay.queue import JobState, JobStore, QueueSettings
@@ -15,19 +17,11 @@ from temporal_adapter_support import StartWorker, handle
 from temporalio.client import Client
 from temporalio.testing import TimeSkipper
 
-BOOKING_API = "http://booking.test"
-EMAIL_API = "http://email.test"
-CALENDAR_API = "http://calendar.test"
-NOTIFY_API = "http://notify.test"
-
 
 @pytest.fixture(autouse=True)
-def api_urls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JOBRELAY_BOOKING_API_URL", BOOKING_API)
-    monkeypatch.setenv("JOBRELAY_EMAIL_API_URL", EMAIL_API)
-    monkeypatch.setenv("JOBRELAY_CALENDAR_API_URL", CALENDAR_API)
-    monkeypatch.setenv("JOBRELAY_NOTIFY_API_URL", NOTIFY_API)
-    monkeypatch.setenv("JOBRELAY_API_TIMEOUT_S", "2")
+def api_urls() -> Iterator[None]:
+    with fake_apis():
+        yield
 
 
 def booking(starts_at: datetime) -> dict[str, str]:

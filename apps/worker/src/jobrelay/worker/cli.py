@@ -32,6 +32,13 @@ def _setup_logging(settings: WorkerSettings) -> None:
     )
 
 
+def _configure_jobs() -> None:
+    """Give the built-in jobs their API settings, read here at the edge, not in the library."""
+    from jobrelay.job_engine.jobs.api import ApiSettings, configure_apis
+
+    configure_apis(ApiSettings())
+
+
 @app.command()
 def run(queue: QueueOption = None) -> None:
     """Run Dramatiq workers, one process per queue, plus the reconciler loop."""
@@ -46,6 +53,7 @@ def run(queue: QueueOption = None) -> None:
     from .dramatiq_runner import run_dramatiq
 
     _setup_logging(settings)
+    _configure_jobs()  # before the children fork: each starts configured
     names = [spec.name for spec in resolve_queues(queue)]
     raise typer.Exit(run_dramatiq(names, settings=settings, queue_settings=QueueSettings()))
 
@@ -60,6 +68,7 @@ def temporal(queue: QueueOption = None) -> None:
 
     settings = WorkerSettings()
     _setup_logging(settings)
+    _configure_jobs()
     code = asyncio.run(
         serve_temporal(
             [spec.name for spec in resolve_queues(queue)],
@@ -108,14 +117,13 @@ def child(
     parent_pid: Annotated[int | None, typer.Option("--parent-pid")] = None,
 ) -> None:
     """One queue's worker process (started by ``run``)."""
-    import os
-
     from jobrelay.queue import QueueSettings
 
     from .child import serve_queue
 
     settings = WorkerSettings()
     _setup_logging(settings)
+    _configure_jobs()
     code = serve_queue(
         queue,
         worker_id,

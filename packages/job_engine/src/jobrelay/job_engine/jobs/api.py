@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 class ApiSettings(BaseSettings):
     """Base URLs of the external APIs the built-in jobs call.
 
-    Steps build it when they run (``ApiSettings()``), so a worker picks up
-    its environment and tests can point the jobs elsewhere without reloads.
+    Built from the environment only by the worker app (``ApiSettings()`` in
+    its CLI), which hands it to :func:`configure_apis`; the steps read it
+    with :func:`api_settings` when they run.
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -42,6 +43,27 @@ class ApiSettings(BaseSettings):
     timeout_s: float = Field(
         10.0, gt=0, validation_alias=AliasChoices("JOBRELAY_API_TIMEOUT_S", "timeout_s")
     )
+
+
+# Set once by the application edge; a process that never calls
+# configure_apis (a test, a script) gets the defaults, not its environment.
+_configured: ApiSettings | None = None
+
+
+def configure_apis(settings: ApiSettings | None) -> None:
+    """Give the built-in jobs' steps ``settings`` (the worker app does this at start-up).
+
+    ``None`` goes back to the defaults.
+    """
+    global _configured
+    _configured = settings
+
+
+def api_settings() -> ApiSettings:
+    """The settings given to :func:`configure_apis`, else the defaults (never the environment)."""
+    if _configured is None:
+        return ApiSettings.model_construct()
+    return _configured
 
 
 class ApiError(RuntimeError):

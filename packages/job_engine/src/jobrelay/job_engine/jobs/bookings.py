@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from .api import ApiSettings, async_client, check_response
+from .api import api_settings, async_client, check_response
 
 
 class Booking(BaseModel):
@@ -22,7 +22,7 @@ class Booking(BaseModel):
 
 async def load_booking(booking_id: str) -> Booking:
     """Step: fetch one booking."""
-    settings = ApiSettings()
+    settings = api_settings()
     async with async_client(settings.booking_api_url, settings) as client:
         response = check_response(await client.get(f"/bookings/{booking_id}"))
     return Booking.model_validate(response.json())

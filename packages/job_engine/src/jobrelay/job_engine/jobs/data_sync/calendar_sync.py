@@ -7,7 +7,7 @@ from datetime import datetime
 from jobrelay.job_engine import JobContext, job
 from pydantic import BaseModel, Field
 
-from ..api import ApiSettings, async_client, check_response, sync_client
+from ..api import api_settings, async_client, check_response, sync_client
 
 
 class CalendarSyncIn(BaseModel):
@@ -49,7 +49,7 @@ class CalendarSyncOut(BaseModel):
 
 async def fetch_page(calendar_id: str, cursor: str | None, page_size: int) -> EventPage:
     """Step: one page of the calendar's events."""
-    settings = ApiSettings()
+    settings = api_settings()
     params: dict[str, str | int] = {"limit": page_size}
     if cursor is not None:
         params["cursor"] = cursor
@@ -62,7 +62,7 @@ async def fetch_page(calendar_id: str, cursor: str | None, page_size: int) -> Ev
 
 def push_busy_slots(calendar_id: str, slots: list[BusySlot]) -> PushReceipt:
     """Step: replace the calendar's busy slots in the booking API (idempotent PUT)."""
-    settings = ApiSettings()
+    settings = api_settings()
     body = {"slots": [slot.model_dump(mode="json") for slot in slots]}
     with sync_client(settings.booking_api_url, settings) as client:
         response = check_response(client.put(f"/calendars/{calendar_id}/busy-slots", json=body))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from jobrelay.job_engine import JobContext, PermanentError, job
 from pydantic import BaseModel, Field
 
-from ..api import ApiSettings, check_response, sync_client
+from ..api import api_settings, check_response, sync_client
 from ..bookings import Booking, load_booking
 
 
@@ -33,7 +33,7 @@ def send_confirmation_email(booking: Booking, locale: str, idempotency_key: str)
     The idempotency key lets the email API drop a resend if the step's result
     was lost after the email went out (a worker killed mid-step).
     """
-    settings = ApiSettings()
+    settings = api_settings()
     message = {
         "to": booking.email,
         "subject": _SUBJECTS.get(locale, _SUBJECTS["en"]),

@@ -7,7 +7,7 @@ from datetime import timedelta
 from jobrelay.job_engine import JobContext, job
 from pydantic import BaseModel, Field
 
-from ..api import ApiSettings, async_client, check_response
+from ..api import api_settings, async_client, check_response
 from ..bookings import Booking, load_booking
 
 
@@ -28,7 +28,7 @@ class ReminderOut(BaseModel):
 
 async def send_reminder_notification(booking: Booking, idempotency_key: str) -> NotificationReceipt:
     """Step: ask the notification API to remind the customer."""
-    settings = ApiSettings()
+    settings = api_settings()
     body = {
         "recipient": booking.email,
         "channel": "email",
