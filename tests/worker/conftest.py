@@ -106,6 +106,9 @@ def worker_env(
         WRK_REDIS_URL=redis_server.url,
         WORKER_STATUS_DIR=str(tmp_path / "status"),
         WORKER_HEARTBEAT_INTERVAL_S="0.5",
+        # check's Temporal probe: its default 5 s is a production figure, and
+        # a loaded test machine can take longer just to import and connect.
+        WORKER_CHECK_TIMEOUT_S="30",
         TEMPORAL_ADDRESS=dead_temporal,
         PYTHONUNBUFFERED="1",
     )

@@ -17,7 +17,7 @@ from .conftest import WORKER_BIN, WorkerProc, live_worker, wait_for
 
 def check(env: dict[str, str], *flags: str) -> tuple[int, str]:
     out = subprocess.run(
-        [WORKER_BIN, "check", *flags], env=env, capture_output=True, text=True, timeout=30
+        [WORKER_BIN, "check", *flags], env=env, capture_output=True, text=True, timeout=90
     )
     return out.returncode, out.stdout + out.stderr
 
