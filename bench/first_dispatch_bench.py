@@ -40,18 +40,19 @@ import uuid
 from jobrelay.devservers import RedisServer, TemporalDevServer
 
 JOBRELAY = """
-import json, sys, time, uuid
+import json, os, sys, time, uuid
 t0 = time.perf_counter()
 from jobrelay.dispatcher import dispatch_job_sync
 t1 = time.perf_counter()
 receipt = dispatch_job_sync("demo.countdown", {"start": 1}, job_id=uuid.uuid4().hex)
 t2 = time.perf_counter()
 assert receipt.engine == "temporal", receipt
-print(json.dumps({"import_s": t1 - t0, "first_s": t2 - t1}))
+print(json.dumps({"import_s": t1 - t0, "first_s": t2 - t1}), flush=True)
+os._exit(0)  # temporalio/sdk-python#300: a client process can abort at interpreter exit
 """
 
 JOBRELAY_STARTED = """
-import asyncio, json, time, uuid
+import asyncio, json, os, time, uuid
 t0 = time.perf_counter()
 from jobrelay.dispatcher import build_dispatcher
 t1 = time.perf_counter()
@@ -65,7 +66,8 @@ async def main() -> dict[str, float]:
     assert receipt.engine == "temporal", receipt
     return {"import_s": t1 - t0, "startup_s": t2 - t1, "first_s": t3 - t2}
 
-print(json.dumps(asyncio.run(main())))
+print(json.dumps(asyncio.run(main())), flush=True)
+os._exit(0)  # temporalio/sdk-python#300: a client process can abort at interpreter exit
 """
 
 BARE_STARTED = """
@@ -89,7 +91,8 @@ async def main() -> dict[str, float]:
     t3 = time.perf_counter()
     return {"import_s": t1 - t0, "startup_s": t2 - t1, "first_s": t3 - t2}
 
-print(json.dumps(asyncio.run(main())))
+print(json.dumps(asyncio.run(main())), flush=True)
+os._exit(0)  # temporalio/sdk-python#300: a client process can abort at interpreter exit
 """
 
 BARE = """
@@ -112,7 +115,8 @@ async def main() -> None:
 
 asyncio.run(main())
 t2 = time.perf_counter()
-print(json.dumps({"import_s": t1 - t0, "first_s": t2 - t1}))
+print(json.dumps({"import_s": t1 - t0, "first_s": t2 - t1}), flush=True)
+os._exit(0)  # temporalio/sdk-python#300: a client process can abort at interpreter exit
 """
 
 
