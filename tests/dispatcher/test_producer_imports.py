@@ -36,7 +36,7 @@ WORKER_SIDE = {
         "worker", "workflow", "activities", "sandbox", "context", "recorder", "step_call",
     },
     "jobrelay.dispatcher.adapters.dramatiq": {
-        "runner", "consumer", "context", "worker", "group_commit", "outcomes", "worker_main",
+        "runner", "consumer", "context", "worker", "group_commit", "outcomes",
     },
 }  # fmt: skip
 

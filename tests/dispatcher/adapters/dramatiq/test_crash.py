@@ -43,7 +43,7 @@ def _spawn_worker(settings: QueueSettings, redis_url: str, log: Path) -> subproc
             [
                 sys.executable,
                 "-m",
-                "jobrelay.dispatcher.adapters.dramatiq.worker_main",
+                "dramatiq_test_worker",
                 "--queue",
                 "default",
                 "--threads",

@@ -1,9 +1,10 @@
-"""A bare worker process for tests: ``python -m jobrelay.dispatcher.adapters.dramatiq.worker_main``.
+"""A bare worker process for the crash tests: ``python -m dramatiq_test_worker``.
 
-Reads REDIS_URL, JOBRELAY_PREFIX and JOBRELAY_JOB_MODULES from the
-environment, serves the queues named with ``--queue`` and sends due wake-ups
-back every ``--pump-interval`` seconds until SIGTERM or SIGINT. The real
-worker CLI, with heartbeats and health checks, is ``jobrelay-worker``.
+A test harness, so it lives with the tests. It reads REDIS_URL,
+JOBRELAY_PREFIX and JOBRELAY_JOB_MODULES from the environment, serves the
+queues named with ``--queue`` and sends due wake-ups back every
+``--pump-interval`` seconds until SIGTERM or SIGINT. The real worker CLI,
+with heartbeats and health checks, is ``jobrelay-worker``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import signal
 import threading
 from types import FrameType
 
+from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
 from jobrelay.job_engine import JobEngineSettings, discover_jobs
 from jobrelay.queue import JobStore, QueueSettings, make_broker, redis_client
-
-from .adapter import DramatiqAdapter
-from .worker import start_worker
 
 
 def main(argv: list[str] | None = None) -> None:
