@@ -154,6 +154,7 @@ def test_send_reminder_sleeps_for_hours_in_seconds(
     workers: Callable[..., dramatiq.Worker],
     submit: Callable[..., str],
     wait_for: Callable[..., Any],
+    until: Callable[..., None],
     clock: Any,
 ) -> None:
     starts_at = datetime.now(UTC) + timedelta(hours=3)
@@ -169,7 +170,8 @@ def test_send_reminder_sleeps_for_hours_in_seconds(
     assert load.call_count == 1 and notify.call_count == 0
 
     clock.shift = 2 * 3600 + 1
-    assert adapter.pump_wakeups() == 1
+    # "sleeping" is written a moment before the wake-up (state first, by design).
+    until(lambda: adapter.pump_wakeups() == 1, what="the wake-up")
     record = wait_for(job_id, JobState.SUCCEEDED)
 
     assert json.loads(record.result) == {

@@ -17,7 +17,7 @@ from typing import Any
 
 import dramatiq
 from jobrelay.job_engine import get_job
-from jobrelay.queue import get_queue
+from jobrelay.queue import DramatiqKeys, get_queue
 
 from .adapters.base import EngineJob
 from .adapters.dramatiq import DramatiqAdapter, actor_name
@@ -30,7 +30,7 @@ class DramatiqMessages:
 
     def __init__(self, adapter: DramatiqAdapter) -> None:
         self.adapter = adapter
-        self._namespace = adapter.broker.namespace
+        self._keys = DramatiqKeys(adapter.broker.namespace)
         # Per job name, the options and the constant head of the message:
         # computing them per dispatch would cost a noticeable share of it.
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
@@ -71,10 +71,9 @@ class DramatiqMessages:
                 options=options,
                 message_id=message_id,
             ).encode()
-        queue_key = f"{self._namespace}:{job.queue}"
         return QueuedMessage(
-            queue_key=queue_key,
-            messages_key=f"{queue_key}.msgs",
+            queue_key=self._keys.queue(job.queue),
+            messages_key=self._keys.messages(job.queue),
             message_id=message_id,
             data=data,
         )

@@ -1,7 +1,7 @@
 """Redis plumbing of jobrelay: connections, health, queues, job records, workers, broker."""
 
 from .breaker import BreakerState, CircuitBreaker
-from .broker import MessageAck, make_broker
+from .broker import DramatiqKeys, MessageAck, make_broker
 from .codec import dumps, loads
 from .connection import check_redis_url, redis_client, unavailable_on_error
 from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
@@ -54,6 +54,7 @@ __all__ = [
     "WorkerInfo",
     "make_broker",
     "MessageAck",
+    "DramatiqKeys",
     # Errors
     "JobrelayError",
     "ServiceUnavailable",

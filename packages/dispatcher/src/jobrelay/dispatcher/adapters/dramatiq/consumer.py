@@ -33,7 +33,7 @@ from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis, dq_name
 from dramatiq.errors import ConnectionClosed, DecodeError
-from jobrelay.queue import JobState, JobStore, MessageAck, RedisUnavailable
+from jobrelay.queue import DramatiqKeys, JobState, JobStore, MessageAck, RedisUnavailable
 from jobrelay.queue.codec import text
 
 from .deadletter import dead_letter_raw
@@ -161,9 +161,14 @@ class JobConsumer(_RedisConsumer):
             },
         )
         ack = MessageAck.of(self.broker, self.queue_name, redis_id)
-        delayed_key = f"{self.broker.namespace}:{delayed_queue}"
+        keys = DramatiqKeys(self.broker.namespace)
         self._retry_ack(
-            keys=[ack.acks_key, ack.messages_key, delayed_key, f"{delayed_key}.msgs"],
+            keys=[
+                ack.acks_key,
+                ack.messages_key,
+                keys.queue(delayed_queue),
+                keys.messages(delayed_queue),
+            ],
             args=[redis_id, retry.options["redis_message_id"], retry.encode()],
         )
 

@@ -18,8 +18,8 @@ import redis
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import q_name
-from jobrelay.queue import RedisUnavailable, unavailable_on_error
+from dramatiq.common import q_name, xq_name
+from jobrelay.queue import DramatiqKeys, RedisUnavailable, unavailable_on_error
 from pydantic import BaseModel
 
 logger = logging.getLogger("jobrelay.dramatiq")
@@ -40,7 +40,7 @@ class DeadLetter(BaseModel):
 
 
 def _messages_key(broker: RedisBroker, queue_name: str) -> str:
-    return f"{broker.namespace}:{queue_name}.msgs"
+    return DramatiqKeys(broker.namespace).messages(queue_name)
 
 
 def dead_letter(broker: RedisBroker, message: MessageProxy, reason: str) -> None:
@@ -71,7 +71,7 @@ def dead_letter_raw(broker: RedisBroker, queue_name: str, raw: bytes, reason: st
     the original text, and nacks it. False when it was not found.
     """
     client: redis.Redis = broker.client
-    acks = f"{broker.namespace}:__acks__.{broker.broker_id}.{queue_name}"
+    acks = DramatiqKeys(broker.namespace).acks(broker.broker_id, queue_name)
     messages = _messages_key(broker, queue_name)
     ids = list(client.smembers(acks))
     stored = client.hmget(messages, ids) if ids else []
@@ -99,10 +99,12 @@ def dead_letter_raw(broker: RedisBroker, queue_name: str, raw: bytes, reason: st
 
 def read_dead_letters(broker: RedisBroker, queue: str) -> list[DeadLetter]:
     """The dead-letter queue of ``queue``, oldest first."""
-    key = f"{broker.namespace}:{q_name(queue)}.XQ"
+    keys = DramatiqKeys(broker.namespace)
+    name = q_name(queue)
     with unavailable_on_error():
-        entries = broker.client.zrange(key, 0, -1, withscores=True)
-        raw = broker.client.hmget(f"{key}.msgs", [e[0] for e in entries]) if entries else []
+        entries = broker.client.zrange(keys.dead(name), 0, -1, withscores=True)
+        ids = [e[0] for e in entries]
+        raw = broker.client.hmget(keys.messages(xq_name(name)), ids) if entries else []
     out: list[DeadLetter] = []
     for (redis_id, score), data in zip(entries, raw, strict=True):
         if data is None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
+from dramatiq.common import q_name
 from jobrelay.job_engine import JobDefinition, RetryPolicy
 from jobrelay.queue import QueueSpec
 from pydantic import BaseModel, Field, ValidationError
@@ -100,7 +101,7 @@ def parked_copy(message: MessageProxy | Message[Any]) -> Message[Any]:
     """
     options = {k: v for k, v in message.options.items() if k not in _TRANSIENT_OPTIONS}
     return Message(
-        queue_name=message.queue_name.removesuffix(".DQ"),
+        queue_name=q_name(message.queue_name),  # the delay queue's (.DQ) own queue
         actor_name=message.actor_name,
         args=tuple(message.args),
         kwargs=dict(message.kwargs),
