@@ -62,7 +62,14 @@ class WorkerProc:
         self.proc.send_signal(sig)
 
     def wait(self, timeout_s: float) -> int:
-        return self.proc.wait(timeout_s)
+        """The exit code; fails the test with the end of the worker's log if it does not exit."""
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"{' '.join(self.args)} still running after {timeout_s}s; its log ends:\n"
+                + self.log()[-4000:]
+            )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

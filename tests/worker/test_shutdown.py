@@ -147,7 +147,7 @@ async def test_sigterm_to_the_whole_group_still_drains(
     receipt = await dispatcher.dispatch("wrk.overlap_default", {"key": key, "seconds": 2})
     wait_for(lambda: counter(redis_conn, f"{key}:running") == 1, 30, "the job")
     worker.kill_group(signal.SIGTERM)
-    assert worker.wait(15) == 0
+    assert worker.wait(30) == 0
     assert finished(store, receipt.job_id) == "succeeded"
     assert pids(redis_conn, f"{key}:pids") == [info.pid], "finished in place, not forced"
     assert "forced stop" not in worker.log()

@@ -37,6 +37,7 @@ def test_exhausted_retries_dead_letter_the_job(
     wait_for: Callable[..., Any],
     counts: Callable[[str], dict[str, int]],
     redis_conn: Any,
+    until: Callable[..., None],
 ) -> None:
     workers(adapter, ["default"])
     job_id = submit("dtest.flaky", {"fail_times": 100})
@@ -47,6 +48,8 @@ def test_exhausted_retries_dead_letter_the_job(
     assert record.error == "gave up after 4 attempts: RuntimeError: flaky failure 4"
     assert counts(job_id) == {"one": 1, "flaky-calls": 4, "on-failure": 1}
     assert redis_conn.get(testjobs.key(job_id, "on-failure-error")).decode() == record.error
+    # The record is written dead before the consumer thread nacks the message.
+    until(lambda: adapter.dead_letters("default"), what="the dead letter")
     [dead] = adapter.dead_letters("default")
     assert dead.args[0] == job_id and dead.reason == record.error
 

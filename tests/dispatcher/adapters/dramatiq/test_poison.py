@@ -24,6 +24,7 @@ def test_an_unknown_job_is_dead_lettered_with_the_reason(
     workers: Callable[..., dramatiq.Worker],
     wait_for: Callable[..., Any],
     store: JobStore,
+    until: Callable[..., None],
 ) -> None:
     workers(adapter, ["default"])
     record = _record("dtest.no_such_job", {})
@@ -33,6 +34,8 @@ def test_an_unknown_job_is_dead_lettered_with_the_reason(
     dead = wait_for(record.job_id, JobState.DEAD)
 
     assert "unknown job 'dtest.no_such_job'" in (dead.error or "")
+    # The record is written dead before the consumer thread nacks the message.
+    until(lambda: adapter.dead_letters("default"), what="the dead letter")
     [letter] = adapter.dead_letters("default")
     assert letter.args == [record.job_id, "dtest.no_such_job", {}]
     assert letter.reason == dead.error
@@ -45,6 +48,7 @@ def test_an_invalid_payload_is_dead_lettered_naming_the_field(
     wait_for: Callable[..., Any],
     counts: Callable[[str], dict[str, int]],
     store: JobStore,
+    until: Callable[..., None],
 ) -> None:
     workers(adapter, ["default"])
     record = _record("dtest.flaky", {"fail_times": "many"})
@@ -58,6 +62,8 @@ def test_an_invalid_payload_is_dead_lettered_naming_the_field(
     dead = wait_for(record.job_id, JobState.DEAD)
 
     assert "fail_times: Input should be a valid integer" in (dead.error or "")
+    # The record is written dead before the consumer thread nacks the message.
+    until(lambda: adapter.dead_letters("default"), what="the dead letter")
     assert [d.reason for d in adapter.dead_letters("default")] == [dead.error]
     assert counts(record.job_id) == {}
 
@@ -68,6 +74,7 @@ def test_malformed_and_undecodable_messages_do_not_stop_the_worker(
     workers: Callable[..., dramatiq.Worker],
     submit: Callable[..., str],
     wait_for: Callable[..., Any],
+    until: Callable[..., None],
 ) -> None:
     workers(adapter, ["default"], threads=1)
     adapter.actor("default").send("only-one-arg")
@@ -77,6 +84,8 @@ def test_malformed_and_undecodable_messages_do_not_stop_the_worker(
     job_id = submit("dtest.three_steps")
     wait_for(job_id, JobState.SUCCEEDED)
 
+    # Nacks go through the consumer thread, after the next message may have run.
+    until(lambda: len(adapter.dead_letters("default")) == 3, what="3 dead letters")
     reasons = sorted(d.reason for d in adapter.dead_letters("default"))
     assert len(reasons) == 3
     assert reasons[0].startswith("expected args (job_id, name, payload), got 1 args")
