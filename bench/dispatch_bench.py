@@ -32,14 +32,9 @@ from typing import Any
 import dramatiq
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, LiveWorkers
-from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
-from jobrelay.dispatcher.adapters.temporal import (
-    WORKFLOW_NAME,
-    JobInput,
-    TemporalAdapter,
-    connect,
-)
 from jobrelay.dispatcher.fast_enqueue import DramatiqMessages
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.temporal import WORKFLOW_NAME, JobInput, TemporalAdapter, connect
 from jobrelay.job_engine import JobContext, job
 from jobrelay.queue import (
     JobStore,
@@ -47,7 +42,6 @@ from jobrelay.queue import (
     RedisHealth,
     WorkerInfo,
     WorkerRegistry,
-    make_broker,
     redis_client,
 )
 from jobrelay.worker.periodic import Periodic

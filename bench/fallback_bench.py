@@ -63,7 +63,7 @@ from typing import Any, Protocol
 
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
-from jobrelay.dispatcher.adapters.temporal import connect
+from jobrelay.engines.temporal import connect
 from jobrelay.job_engine import discover_jobs, get_job
 from jobrelay.queue import JobState, JobStore, QueueSettings, get_queue, redis_client
 from temporalio.client import Client, WorkflowHandle

@@ -24,13 +24,12 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from jobrelay.devservers import RedisServer
-from jobrelay.dispatcher.adapters.base import EngineJob
-from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
+from jobrelay.engines import EngineJob
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.dramatiq.worker import WorkerStats, beat_and_maintain, start_worker
 from jobrelay.job_engine import JobContext, job
-from jobrelay.queue import JobRecord, JobStore, QueueSettings, make_broker, redis_client
-from jobrelay.worker.maintenance import beat_and_maintain
+from jobrelay.queue import JobRecord, JobStore, QueueSettings, redis_client
 from jobrelay.worker.periodic import Periodic
-from jobrelay.worker.stats import WorkerStats
 
 
 @job("bench.noop", queue="default")

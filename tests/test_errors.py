@@ -11,8 +11,8 @@ PACKAGES = [
     "jobrelay.job_engine",
     "jobrelay.queue",
     "jobrelay.dispatcher",
-    "jobrelay.dispatcher.adapters.dramatiq",
-    "jobrelay.dispatcher.adapters.temporal",
+    "jobrelay.engines.dramatiq",
+    "jobrelay.engines.temporal",
 ]
 # The availability branch: what the dispatcher falls back on, or a caller retries.
 AVAILABILITY = {

@@ -15,7 +15,6 @@ REQUIRED = {
         "RedisHealth",
         "JobStore",
         "WorkerRegistry",
-        "make_broker",
         "redis_client",
         "QueueSettings",
     },
@@ -29,6 +28,11 @@ REQUIRED = {
         "JobCancelled",
     },
     "jobrelay.devservers": {"RedisServer", "TemporalDevServer", "free_port"},
+    "jobrelay.engines": {"EngineJob", "DramatiqEngine", "TemporalEngine"},
+    "jobrelay.engines.dramatiq": {"DramatiqAdapter", "make_broker", "DramatiqKeys", "DeadLetter"},
+    "jobrelay.engines.dramatiq.worker": {"start_worker", "drain", "DramatiqContext"},
+    "jobrelay.engines.temporal": {"connect", "TemporalAdapter", "JobInput", "TemporalUnavailable"},
+    "jobrelay.engines.temporal.worker": {"make_worker", "JobWorkflow", "JobActivities"},
 }
 
 
@@ -53,15 +57,37 @@ def test_all_lists_exactly_the_public_names(module_name: str) -> None:
     assert REQUIRED[module_name] <= exported
 
 
-def test_job_engine_imports_no_engine() -> None:
+# Imports run one way (docs/architecture.md, Layers): what each package must never load.
+FORBIDDEN = {
+    "jobrelay.job_engine": (
+        "dramatiq", "temporalio", "jobrelay.queue", "jobrelay.engines",
+        "jobrelay.dispatcher", "jobrelay.worker", "jobrelay.web",
+    ),
+    "jobrelay.queue": (
+        "dramatiq", "temporalio", "jobrelay.engines", "jobrelay.dispatcher",
+        "jobrelay.worker", "jobrelay.web",
+    ),
+    "jobrelay.engines": ("jobrelay.dispatcher", "jobrelay.worker", "jobrelay.web"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_run_one_way(package: str) -> None:
     import subprocess
     import sys
 
+    # The engines package is checked with both engines and both sides loaded.
+    loads = {
+        "jobrelay.job_engine": "import jobrelay.job_engine as je; je.discover_jobs()",
+        "jobrelay.queue": "import jobrelay.queue",
+        "jobrelay.engines": (
+            "import jobrelay.engines.dramatiq.worker, jobrelay.engines.temporal.worker"
+        ),
+    }[package]
     code = (
-        "import sys, jobrelay.job_engine as je; je.discover_jobs();"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'dramatiq', 'temporalio'}"
-        " or m.startswith(('jobrelay.queue', 'jobrelay.dispatcher',"
-        " 'jobrelay.worker', 'jobrelay.web')));"
+        f"import sys; {loads}; forbidden = {FORBIDDEN[package]!r};"
+        "bad = sorted(m for m in sys.modules"
+        " if any(m == f or m.startswith(f + '.') for f in forbidden));"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

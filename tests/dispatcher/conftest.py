@@ -20,10 +20,12 @@ import pytest
 import redis
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, LiveWorkers
-from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
-from jobrelay.dispatcher.adapters.temporal import JobOutcome, TemporalAdapter, connect, make_worker
 from jobrelay.dispatcher.fast_enqueue import DramatiqMessages
 from jobrelay.dispatcher.testing import MemoryDramatiq, MemoryTemporal
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.dramatiq.worker import start_worker
+from jobrelay.engines.temporal import JobOutcome, TemporalAdapter, connect
+from jobrelay.engines.temporal.worker import make_worker
 from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import (
     JobStore,
@@ -32,7 +34,6 @@ from jobrelay.queue import (
     RedisUnavailable,
     WorkerInfo,
     WorkerRegistry,
-    make_broker,
     redis_client,
 )
 from jobrelay.queue.codec import text

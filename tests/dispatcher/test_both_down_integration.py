@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jobrelay.devservers import RedisServer, TemporalDevServer, free_port
 from jobrelay.dispatcher import DispatcherSettings, DispatchUnavailable, Reconciler, TemporalLink
-from jobrelay.dispatcher.adapters.temporal import TemporalAdapter, TemporalUnavailable, connect
+from jobrelay.engines.temporal import TemporalAdapter, TemporalUnavailable, connect
 from jobrelay.queue import QueueSettings
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode

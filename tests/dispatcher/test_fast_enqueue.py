@@ -7,12 +7,12 @@ from types import ModuleType
 import pydantic_core
 import pytest
 from dramatiq import Message
-from jobrelay.dispatcher.adapters.base import EngineJob
-from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
-from jobrelay.dispatcher.adapters.dramatiq.messages import message_options
 from jobrelay.dispatcher.fast_enqueue import DramatiqMessages
+from jobrelay.engines import EngineJob
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.dramatiq.messages import message_options
 from jobrelay.job_engine import get_job
-from jobrelay.queue import JobStore, QueueSettings, get_queue, make_broker
+from jobrelay.queue import JobStore, QueueSettings, get_queue
 
 
 @pytest.mark.parametrize(

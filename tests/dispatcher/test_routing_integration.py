@@ -9,8 +9,8 @@ from typing import Any
 
 from jobrelay.devservers import RedisServer, free_port
 from jobrelay.dispatcher import DispatcherSettings, Reason
-from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
-from jobrelay.queue import JobStore, QueueSettings, make_broker, redis_client
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.queue import JobStore, QueueSettings, redis_client
 
 # The Stack of conftest.py (a conftest cannot be imported under --import-mode=importlib).
 Stack = Any

@@ -51,7 +51,7 @@ async def test_status_of_a_dramatiq_job_comes_from_its_record(
 async def test_status_of_a_job_only_temporal_knows(
     mem_dispatcher: Dispatcher, mem_temporal: MemoryTemporal
 ) -> None:
-    from jobrelay.dispatcher.adapters import EngineJob
+    from jobrelay.engines import EngineJob
 
     await mem_temporal.start(EngineJob(job_id="t1", name="dsp.ping", queue="default", payload={}))
     status = await mem_dispatcher.get_status("t1")
@@ -120,7 +120,7 @@ async def test_cancel_of_a_temporal_job_cancels_the_workflow(
 async def test_cancel_of_a_job_without_record_goes_to_temporal(
     mem_dispatcher: Dispatcher, mem_temporal: MemoryTemporal
 ) -> None:
-    from jobrelay.dispatcher.adapters import EngineJob
+    from jobrelay.engines import EngineJob
 
     await mem_temporal.start(EngineJob(job_id="c4", name="dsp.ping", queue="default", payload={}))
     assert await mem_dispatcher.cancel("c4") is True

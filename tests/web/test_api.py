@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from jobrelay.devservers import RedisServer, TemporalDevServer, free_port
-from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
-from jobrelay.queue import JobStore, QueueSettings, make_broker, redis_client
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.dramatiq.worker import start_worker
+from jobrelay.queue import JobStore, QueueSettings, redis_client
 from jobrelay.web import WebSettings, create_app
 from prometheus_client.parser import text_string_to_metric_families
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
-from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter, start_worker
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.dramatiq.worker import WorkerStats, beat_and_maintain, drain, start_worker
 from jobrelay.job_engine import JobEngineSettings, discover_jobs
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
@@ -14,17 +15,13 @@ from jobrelay.queue import (
     RedisUnavailable,
     WorkerRegistry,
     get_queue,
-    make_broker,
     redis_client,
 )
 
-from .drain import drain
 from .identity import worker_info
-from .maintenance import beat_and_maintain
 from .periodic import Periodic
 from .settings import WorkerSettings
 from .signals import StopSignals
-from .stats import WorkerStats
 
 logger = logging.getLogger("jobrelay.worker")
 

@@ -50,7 +50,7 @@ def run(queue: QueueOption = None) -> None:
         prepare_multiprocess()
     from jobrelay.queue import QueueSettings
 
-    from .dramatiq_runner import run_dramatiq
+    from .dramatiq_processes import run_dramatiq
 
     _setup_logging(settings)
     _configure_jobs()  # before the children fork: each starts configured
@@ -64,7 +64,7 @@ def temporal(queue: QueueOption = None) -> None:
     from jobrelay.dispatcher import DispatcherSettings
     from jobrelay.queue import QueueSettings
 
-    from .temporal_runner import serve_temporal
+    from .temporal_workers import serve_temporal
 
     settings = WorkerSettings()
     _setup_logging(settings)

@@ -58,7 +58,7 @@ def _check_dramatiq(status: WorkerStatus, settings: QueueSettings) -> tuple[bool
 
 
 def _check_temporal(settings: DispatcherSettings, timeout_s: float) -> tuple[bool, str]:
-    from jobrelay.dispatcher.adapters.temporal import connect
+    from jobrelay.engines.temporal import connect
 
     async def probe() -> None:
         client = await connect(settings.temporal_address, settings.temporal_namespace)

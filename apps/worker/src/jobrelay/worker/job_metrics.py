@@ -9,9 +9,8 @@ from typing import Any
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
+from jobrelay.engines.dramatiq.worker import ended
 from prometheus_client import Counter, Gauge, Histogram
-
-from .stats import ended
 
 
 class JobMetrics(Middleware):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from jobrelay.dispatcher import DispatcherSettings, Reconciler, TemporalLink
-from jobrelay.queue import JobStore, QueueSettings, make_broker, redis_client
+from jobrelay.engines.dramatiq import make_broker
+from jobrelay.queue import JobStore, QueueSettings, redis_client
 
 
 async def run_reconciler(
@@ -16,7 +17,7 @@ async def run_reconciler(
     interval_s: float,
 ) -> None:
     """Move overdue unclaimed jobs to Temporal and pump wake-ups until ``stop``."""
-    from jobrelay.dispatcher.adapters.dramatiq import DramatiqAdapter
+    from jobrelay.engines.dramatiq import DramatiqAdapter
 
     client = redis_client(queue_settings)
     store = JobStore.from_settings(client, queue_settings)

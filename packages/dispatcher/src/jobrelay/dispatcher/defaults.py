@@ -5,15 +5,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from jobrelay.engines.dramatiq import make_broker
 from jobrelay.job_engine import JobEngineSettings, discover_jobs
-from jobrelay.queue import (
-    JobStore,
-    QueueSettings,
-    RedisHealth,
-    WorkerRegistry,
-    make_broker,
-    redis_client,
-)
+from jobrelay.queue import JobStore, QueueSettings, RedisHealth, WorkerRegistry, redis_client
 
 from .dispatcher import Dispatcher
 from .live_workers import LiveWorkers
@@ -57,7 +51,8 @@ def build_dispatcher(
         )
     # Imported here: the real adapters pull in the engines, which a proxy-only
     # producer (or a process building its own Dispatcher) need not load.
-    from .adapters.dramatiq import DramatiqAdapter
+    from jobrelay.engines.dramatiq import DramatiqAdapter
+
     from .fast_enqueue import DramatiqMessages
 
     queue_settings = queue_settings or QueueSettings()

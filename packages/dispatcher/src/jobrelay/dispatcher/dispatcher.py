@@ -10,6 +10,7 @@ from typing import Any
 
 import pydantic_core
 import redis
+from jobrelay.engines import DramatiqEngine, EngineJob, TemporalEngine
 from jobrelay.job_engine import get_job
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
@@ -21,7 +22,6 @@ from jobrelay.queue import (
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from . import metrics
-from .adapters.base import DramatiqEngine, EngineJob, TemporalEngine
 from .errors import DispatchUnavailable, PayloadTooLarge
 from .inspector import JobInspector
 from .ledger import Admission, Ledger, QueuedMessage

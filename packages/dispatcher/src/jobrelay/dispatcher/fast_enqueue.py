@@ -16,12 +16,12 @@ import time
 from typing import Any
 
 import dramatiq
+from jobrelay.engines import EngineJob
+from jobrelay.engines.dramatiq import DramatiqAdapter, DramatiqKeys, actor_name
+from jobrelay.engines.dramatiq.messages import message_options
 from jobrelay.job_engine import get_job
-from jobrelay.queue import DramatiqKeys, get_queue
+from jobrelay.queue import get_queue
 
-from .adapters.base import EngineJob
-from .adapters.dramatiq import DramatiqAdapter, actor_name
-from .adapters.dramatiq.messages import message_options
 from .ledger import QueuedMessage
 
 

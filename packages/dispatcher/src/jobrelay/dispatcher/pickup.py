@@ -4,9 +4,9 @@ import asyncio
 import logging
 import time
 
+from jobrelay.engines import EngineJob
 from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobStore, RedisUnavailable
 
-from .adapters.base import EngineJob
 from .ledger import Ledger
 from .models import DispatchReceipt, Reason
 from .temporal_path import TemporalPath

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from jobrelay.engines import EngineJob, TemporalEngine
 from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable, loads
 
-from .adapters.base import EngineJob, TemporalEngine
 from .ledger import Ledger
 from .models import Reason
 from .temporal_link import TemporalLink

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 
+from jobrelay.engines import EngineJob
 from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobState
 
-from .adapters.base import EngineJob
 from .ledger import Admission
 from .models import DispatchReceipt, Reason
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from jobrelay.engines import TemporalEngine
 from jobrelay.queue import QueueSettings
 
-from .adapters.base import TemporalEngine
 from .settings import DispatcherSettings
 
 TemporalFactory = Callable[[], Awaitable[TemporalEngine]]
@@ -50,7 +50,7 @@ class TemporalLink:
         """
 
         async def connect_engine() -> TemporalEngine:
-            from .adapters.temporal import TemporalAdapter, connect
+            from jobrelay.engines.temporal import TemporalAdapter, connect
 
             client = await connect(settings.temporal_address, settings.temporal_namespace)
             return TemporalAdapter(client, queue_settings)

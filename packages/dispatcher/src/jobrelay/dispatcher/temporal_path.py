@@ -3,9 +3,9 @@ from __future__ import annotations
 import logging
 import time
 
+from jobrelay.engines import EngineJob
 from jobrelay.queue import ENGINE_TEMPORAL, RedisHealth, RedisUnavailable
 
-from .adapters.base import EngineJob
 from .backfill import Backfill
 from .errors import DispatchUnavailable
 from .ledger import Ledger

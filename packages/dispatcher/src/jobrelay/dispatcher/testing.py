@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobrelay.engines import EngineJob
 from jobrelay.queue import JobState
-
-from .adapters.base import EngineJob
 
 
 @dataclass

@@ -1,7 +1,6 @@
-"""Redis plumbing of jobrelay: connections, health, queues, job records, workers, broker."""
+"""Redis plumbing of jobrelay: connections, health, queues, job records, workers."""
 
 from .breaker import BreakerState, CircuitBreaker
-from .broker import DramatiqKeys, MessageAck, make_broker
 from .codec import dumps, loads
 from .connection import check_redis_url, redis_client, unavailable_on_error
 from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
@@ -49,12 +48,9 @@ __all__ = [
     "finished_lua",
     "dumps",
     "loads",
-    # Workers and broker
+    # Workers
     "WorkerRegistry",
     "WorkerInfo",
-    "make_broker",
-    "MessageAck",
-    "DramatiqKeys",
     # Errors
     "JobrelayError",
     "ServiceUnavailable",

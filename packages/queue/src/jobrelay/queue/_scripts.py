@@ -115,41 +115,6 @@ return 1
 """
 )
 
-# KEYS: pending, then job, owner, steps, acks, messages of each job. ARGV:
-# retention_s, now, then job_id, message_id, result JSON of each job.
-# FINISH as succeeded, plus an ack of the job's Dramatiq message (the layout
-# of dispatch.lua's "ack": SREM from the worker's ack set, HDEL its data)
-# whatever the record's state, so outcome and ack land together or not at
-# all. Per job: -1 no record, 0 already finished, 1 done.
-SUCCEED_ACK = (
-    """
-local retention, now = ARGV[1], ARGV[2]
-local out = {}
-for i = 0, (#KEYS - 1) / 5 - 1 do
-  local k = 2 + 5 * i
-  local job_id, message_id, result = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
-  if redis.call('SREM', KEYS[k + 3], message_id) > 0 then
-    redis.call('HDEL', KEYS[k + 4], message_id)
-  end
-  local st = redis.call('HGET', KEYS[k], 'state')
-  if not st then
-    out[i + 1] = -1
-  elseif """
-    + _FINISHED
-    + """ then
-    out[i + 1] = 0
-  else
-    redis.call('HSET', KEYS[k], 'state', 'succeeded', 'result', result, 'progress', '100',
-      'finished_at', now, 'updated_at', now)
-    for j = 0, 2 do redis.call('EXPIRE', KEYS[k + j], retention) end
-    redis.call('ZREM', KEYS[1], job_id)
-    out[i + 1] = 1
-  end
-end
-return out
-"""
-)
-
 # KEYS: zset. ARGV: now, limit, lease_until. Leases the due members: they
 # stay in the set, due again at lease_until unless the caller removes them.
 LEASE_DUE = """

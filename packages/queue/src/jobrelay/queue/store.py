@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 import redis
 
 from . import _scripts, codec
-from .broker import MessageAck
 from .connection import unavailable_on_error
 from .constants import Keys
 from .records import JobRecord, JobState, hash_text
@@ -52,7 +51,6 @@ class JobStore:
         self._claim_read = client.register_script(_scripts.CLAIM_READ)
         self._update = client.register_script(_scripts.UPDATE)
         self._finish = client.register_script(_scripts.FINISH)
-        self._succeed_ack = client.register_script(_scripts.SUCCEED_ACK)
         self._claim_start = client.register_script(_scripts.CLAIM_START)
         self._lease_due = client.register_script(_scripts.LEASE_DUE)
         self._take_step = client.register_script(_scripts.TAKE_STEP)
@@ -146,30 +144,6 @@ class JobStore:
         ]
         with unavailable_on_error():
             return bool(self._finish(keys=keys, args=args) == 1)
-
-    def succeed_and_ack(self, outcomes: Sequence[tuple[str, str, MessageAck]]) -> list[bool]:
-        """For each ``(job_id, result_json, ack)``: succeed the job and ack its message.
-
-        ``result_json`` is the result encoded with :func:`dumps`. Each job's
-        outcome and ack are atomic, and all go in one round trip. The message
-        is acked even when the job had finished already; the job's result is
-        then left as it was (False in its place).
-        """
-        keys = [self.keys.pending]
-        now = repr(time.time())
-        args = [str(self.retention_s), now]
-        for job_id, result_json, ack in outcomes:
-            keys += [
-                self.keys.job(job_id),
-                self.keys.owner(job_id),
-                self.keys.steps(job_id),
-                ack.acks_key,
-                ack.messages_key,
-            ]
-            args += [job_id, ack.message_id, result_json]
-        with unavailable_on_error():
-            replies = self._succeed_ack(keys=keys, args=args)
-        return [reply == 1 for reply in replies]
 
     # -- ownership ----------------------------------------------------------
 

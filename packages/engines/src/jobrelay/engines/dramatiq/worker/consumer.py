@@ -1,0 +1,233 @@
+"""The Redis consumer of jobrelay workers: poison messages and acks that carry outcomes.
+
+Dramatiq's own consumer lets a decode error escape: the consumer thread
+restarts, the bad message stays in this worker's unacked set for as long as
+the worker lives (and goes to the next worker after that), and the other
+prefetched messages in memory are stranded with it. This one dead-letters it.
+
+A job's success is written by the ack of its message, in one script: no
+window in which a worker that dies between the two leaves a finished job's
+message to run again, or an acked message whose job never finished. Acks
+from the worker threads go to Redis together (group commit).
+
+A retry is written by the ack too: the next attempt's delayed copy and the
+ack of this one in one script. Dramatiq's Retries middleware enqueues the
+copy first and acks after, and when Redis fails between the two (or under
+the enqueue) it logs the error and acks anyway: the job is gone. An attempt
+that Redis failed mid-way goes back to its queue, unacked until then, with
+its attempt count unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from dramatiq.broker import Consumer, MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import current_millis, dq_name
+from dramatiq.errors import ConnectionClosed, DecodeError
+from jobrelay.queue import JobState, JobStore, RedisUnavailable
+from jobrelay.queue.codec import text
+
+from ..broker import DramatiqKeys, MessageAck
+from ..deadletter import dead_letter_raw
+from .group_commit import GroupCommit
+from .success_ack import SuccessAck
+
+logger = logging.getLogger("jobrelay.dramatiq")
+
+_SUCCESS_ATTR = "_jobrelay_success"
+_REDELIVERY_ATTR = "_jobrelay_redelivery"
+
+# Ack one delivery and enqueue the next attempt's delayed copy, or neither:
+# a delivery that another worker's maintenance already put back (this worker
+# looked dead) is not also retried. Key layout: dramatiq's dispatch.lua.
+_RETRY_ACK = """
+if redis.call('srem', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('hdel', KEYS[2], ARGV[1])
+redis.call('hset', KEYS[4], ARGV[2], ARGV[3])
+redis.call('rpush', KEYS[3], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class _Success:
+    job_id: str
+    result: Any
+    result_json: str
+
+
+def succeed_on_ack(message: MessageProxy, job_id: str, result: Any, result_json: str) -> None:
+    """Have the ack of ``message`` also record ``job_id`` as succeeded.
+
+    ``result_json`` is ``result`` encoded with ``jobrelay.queue.dumps``.
+    """
+    setattr(message, _SUCCESS_ATTR, _Success(job_id, result, result_json))
+
+
+def _success_of(message: MessageProxy) -> _Success | None:
+    # MessageProxy forwards unknown attributes to the message, which raises.
+    return message.__dict__.get(_SUCCESS_ATTR)
+
+
+@dataclass(frozen=True)
+class _Redelivery:
+    delay_ms: int | None
+    """None: back to its queue now, as the same attempt."""
+    counts: bool = True
+    """Whether the delayed copy is the next attempt or this one again."""
+
+
+def retry_on_ack(message: MessageProxy, delay_ms: int, *, counts: bool = True) -> None:
+    """Have the ack of ``message`` also enqueue a copy due in ``delay_ms``.
+
+    The copy is the next attempt, or with ``counts=False`` this attempt again.
+    """
+    setattr(message, _REDELIVERY_ATTR, _Redelivery(max(1, delay_ms), counts))
+
+
+def requeue_on_ack(message: MessageProxy) -> None:
+    """Have the "ack" of ``message`` put it back on its queue instead, attempt unchanged.
+
+    For an attempt that Redis failed under: until Redis answers the message
+    stays in this worker's unacked set, so a crash meanwhile loses nothing.
+    """
+    setattr(message, _REDELIVERY_ATTR, _Redelivery(None))
+
+
+@contextmanager
+def _connection_closed() -> Iterator[None]:
+    # Dramatiq retries an ack only on ConnectionClosed, until it lands.
+    try:
+        yield
+    except (RedisUnavailable, redis.ConnectionError, redis.TimeoutError) as exc:
+        raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+
+class JobConsumer(_RedisConsumer):
+    """The broker's consumer, plus a DLQ for undecodable messages and outcome-carrying acks."""
+
+    def __init__(
+        self,
+        broker: RedisBroker,
+        store: JobStore,
+        succeed_and_ack: GroupCommit[tuple[str, str, MessageAck], bool],
+        retry_ack: redis.commands.core.Script,
+        queue_name: str,
+        prefetch: int,
+        timeout: int,
+    ) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        self._store = store
+        self._succeed_and_ack = succeed_and_ack
+        self._retry_ack = retry_ack
+
+    def ack(self, message: MessageProxy) -> None:
+        redelivery: _Redelivery | None = message.__dict__.get(_REDELIVERY_ATTR)
+        if redelivery is not None:
+            with _connection_closed():
+                self._redeliver(message, redelivery)
+            self.queued_message_ids.discard(message.message_id)
+            return
+        success = _success_of(message)
+        if success is None:
+            super().ack(message)  # type: ignore[no-untyped-call]
+            return
+        ack = MessageAck.of(self.broker, self.queue_name, message.options["redis_message_id"])
+        with _connection_closed():
+            self._succeed_and_ack((success.job_id, success.result_json, ack))
+        self.queued_message_ids.discard(message.message_id)
+
+    def _redeliver(self, message: MessageProxy, redelivery: _Redelivery) -> None:
+        redis_id = message.options["redis_message_id"]
+        delay_ms = redelivery.delay_ms
+        if delay_ms is None:
+            self.broker.do_requeue(self.queue_name, redis_id)
+            return
+        # What dramatiq's Retries and RedisBroker.enqueue(delay=...) would send.
+        delayed_queue = dq_name(message.queue_name)
+        retry = message.copy(
+            queue_name=delayed_queue,
+            options={
+                "retries": int(message.options.get("retries", 0)) + int(redelivery.counts),
+                "eta": current_millis() + delay_ms,
+                "redis_message_id": str(uuid.uuid4()),
+            },
+        )
+        ack = MessageAck.of(self.broker, self.queue_name, redis_id)
+        keys = DramatiqKeys(self.broker.namespace)
+        self._retry_ack(
+            keys=[
+                ack.acks_key,
+                ack.messages_key,
+                keys.queue(delayed_queue),
+                keys.messages(delayed_queue),
+            ],
+            args=[redis_id, retry.options["redis_message_id"], retry.encode()],
+        )
+
+    def nack(self, message: MessageProxy) -> None:
+        success = _success_of(message)
+        if success is not None:
+            # Something after the job failed the message; the job still succeeded.
+            with _connection_closed():
+                self._store.finish(success.job_id, JobState.SUCCEEDED, result=success.result)
+        super().nack(message)  # type: ignore[no-untyped-call]
+
+    def __next__(self) -> MessageProxy | None:
+        while True:
+            try:
+                return super().__next__()  # type: ignore[no-untyped-call,no-any-return]
+            except DecodeError as exc:
+                raw = exc.data if isinstance(exc.data, bytes) else str(exc.data).encode()
+                reason = f"undecodable message: {exc.error}"
+                if not dead_letter_raw(self.broker, self.queue_name, raw, reason):
+                    logger.error(
+                        "undecodable message on %s not found to dead-letter", self.queue_name
+                    )
+
+
+def install_consumer(broker: RedisBroker, store: JobStore) -> None:
+    """Make ``broker`` hand out :class:`JobConsumer`s (writing to ``store``) to its workers."""
+
+    succeed_and_ack = GroupCommit(SuccessAck(store))
+    retry_ack = broker.client.register_script(_RETRY_ACK)
+
+    def consume(queue_name: str, prefetch: int = 1, timeout: int = 5000, **_: Any) -> Consumer:
+        if queue_name == dq_name(queue_name):
+            with _connection_closed():
+                _requeue_dropped_delays(broker, queue_name)
+        return JobConsumer(broker, store, succeed_and_ack, retry_ack, queue_name, prefetch, timeout)
+
+    # RedisBroker has no consumer-class setting; an instance attribute is the
+    # narrowest way to swap it for this broker only.
+    broker.consume = consume  # type: ignore[method-assign]
+
+
+def _requeue_dropped_delays(broker: RedisBroker, queue_name: str) -> None:
+    """Put back the delayed messages this worker holds in Redis but no longer in memory.
+
+    A consumer thread that loses its connection empties its in-memory delay
+    queue and starts a new consumer (dramatiq's ``ConsumerThread.run``), while
+    the messages stay in this worker's unacked set: no one would deliver them
+    until this worker dies. The thread asking for the new consumer is that
+    consumer thread, so what it still holds is known exactly.
+    """
+    delay_queue = getattr(threading.current_thread(), "delay_queue", None)
+    if delay_queue is None:
+        return  # not a dramatiq consumer thread: nothing of ours was dropped
+    held = {item.message.options.get("redis_message_id") for item in list(delay_queue.queue)}
+    acks_key = MessageAck.of(broker, queue_name, "").acks_key
+    members = {text(m) for m in broker.client.smembers(acks_key)}
+    dropped = sorted(members - held)
+    if dropped:
+        logger.warning("putting back %d delayed messages of %s", len(dropped), queue_name)
+        broker.do_requeue(queue_name, *dropped)

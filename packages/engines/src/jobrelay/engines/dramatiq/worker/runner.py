@@ -1,0 +1,263 @@
+"""What the actor does with one message: claim, run the job, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage, Interrupt
+from jobrelay.job_engine import (
+    InvalidPayload,
+    JobCancelled,
+    JobDefinition,
+    PermanentError,
+    RetryPolicy,
+    UnknownJob,
+    execute,
+    get_job,
+    run_failure_hook,
+)
+from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable, dumps
+from pydantic_core import PydanticSerializationError
+
+from ..deadletter import dead_letter
+from ..messages import JobMessage, attempt_of, parked_copy, policy_from_options
+from .consumer import requeue_on_ack, retry_on_ack, succeed_on_ack
+from .context import DramatiqContext, SleepParked, StepBusy
+from .group_commit import GroupCommit
+from .outcomes import Outcome, settle
+
+logger = logging.getLogger("jobrelay.dramatiq")
+
+T = TypeVar("T")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class JobRunner:
+    """Runs the messages of every jobrelay actor on one broker.
+
+    :meth:`handle` runs on a Dramatiq worker thread and makes the record's
+    Redis calls there, where the worker threads wait on Redis side by side;
+    only the job body goes to the process's event loop. Made on the loop,
+    every job's round trips would queue behind each other on its one thread.
+    A job costs two round trips, each shared with the jobs of other threads
+    that call at the same time: claim-and-start here, and succeed-and-ack in
+    ``JobConsumer.ack``.
+    """
+
+    def __init__(
+        self,
+        broker: RedisBroker,
+        store: JobStore,
+        *,
+        clock: Callable[[], float],
+        sleep_threshold_s: float,
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._clock = clock
+        self._sleep_threshold_s = sleep_threshold_s
+        self._claim_and_start = GroupCommit(partial(store.claim_and_start_many, ENGINE_DRAMATIQ))
+
+    def handle(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Process the current message; its ack carries the outcome (see ``consumer``)."""
+        message = cast(MessageProxy | None, CurrentMessage.get_current_message())
+        if message is None:
+            raise RuntimeError("no current message: the broker lacks CurrentMessage middleware")
+        try:
+            self._handle(message, args, kwargs)
+        except RedisUnavailable as exc:
+            # The attempt's bookkeeping failed, not the job: it goes back to its
+            # queue once Redis answers, as the same attempt. Raising instead
+            # would leave the retry to dramatiq, which cannot enqueue it now.
+            logger.warning("job message %s goes back to its queue: %s", message.message_id, exc)
+            settle(message, Outcome.REQUEUED)
+            requeue_on_ack(message)
+
+    def _handle(self, message: MessageProxy, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            envelope = JobMessage.from_args(args, kwargs)
+        except ValueError as exc:
+            settle(message, Outcome.DEAD)
+            dead_letter(self._broker, message, str(exc))
+            return
+        job_id = envelope.job_id
+        try:
+            definition = get_job(envelope.name)
+            payload = definition.parse_payload(envelope.payload)
+        except (UnknownJob, InvalidPayload) as exc:
+            # Claimed but never started: a job that cannot run is not "running".
+            record, owner = self._store.claim_record(job_id, ENGINE_DRAMATIQ)
+            state = record.state if record is not None else None
+            if self._ours_to_run(message, job_id, state, owner):
+                settle(message, Outcome.DEAD)
+                self._store.finish(job_id, JobState.DEAD, error=str(exc))
+                dead_letter(self._broker, message, str(exc))
+            return
+        attempt = attempt_of(message.options)
+        state, owner, memo = self._claim_and_start((job_id, attempt))
+        if not self._ours_to_run(message, job_id, state, owner):
+            return
+        if memo is None:
+            # Ours and unfinished, yet not started: someone asked to cancel it.
+            settle(message, Outcome.CANCELLED)
+            self._store.finish(job_id, JobState.CANCELLED, error="cancelled before it started")
+            return
+        self._run(message, definition, job_id, attempt, payload, memo)
+
+    def _ours_to_run(
+        self, message: MessageProxy, job_id: str, state: JobState | None, owner: str | None
+    ) -> bool:
+        # False once the delivery has been dead-lettered or dropped instead.
+        if state is None:
+            # Without a record there is nowhere to put a result, and a message
+            # outliving its record's retention most likely ran long ago.
+            settle(message, Outcome.DEAD)
+            dead_letter(self._broker, message, f"no record for job {job_id}")
+            return False
+        if owner != ENGINE_DRAMATIQ:
+            settle(message, Outcome.DROPPED)
+            logger.info("job %s is owned by %s; dropping its Dramatiq message", job_id, owner)
+            return False
+        if state.finished:
+            settle(message, Outcome.DROPPED)
+            logger.info("job %s already %s; dropping a duplicate delivery", job_id, state)
+            return False
+        return True
+
+    def _run(
+        self,
+        message: MessageProxy,
+        definition: JobDefinition,
+        job_id: str,
+        attempt: int,
+        payload: Any,
+        memo: dict[str, str],
+    ) -> None:
+        actor = self._broker.get_actor(message.actor_name)
+        policy = policy_from_options(message.options, actor.options)
+        ctx = DramatiqContext(
+            job_id,
+            attempt,
+            store=self._store,
+            memo=memo,
+            clock=self._clock,
+            sleep_threshold_s=self._sleep_threshold_s,
+        )
+        try:
+            result = _on_loop(execute(definition, ctx, payload))
+        except SleepParked as parked:
+            # Ends the attempt (the message is acked) without costing a retry:
+            # the parked copy keeps its retry count and comes back when due.
+            # State first: once the wake-up is scheduled a pump may resume the
+            # job at any moment, and its "running" must not be overwritten.
+            self._store.mark_sleeping(job_id, wake_at=parked.wake_at)
+            member = parked_copy(message).encode().decode()
+            self._store.schedule_wakeup(member, parked.wake_at)
+            settle(message, Outcome.SLEEPING)
+            logger.info("job %s sleeps until %s", job_id, parked.wake_at)
+        except StepBusy as busy:
+            # Another delivery (a frozen worker's, most likely) runs the hook:
+            # look again later, as the same attempt, and find it done or free.
+            logger.info("job %s: %s; trying again shortly", job_id, busy)
+            settle(message, Outcome.REQUEUED)
+            retry_on_ack(message, busy.retry_ms, counts=False)
+        except JobCancelled as exc:
+            settle(message, Outcome.CANCELLED)
+            self._store.finish(job_id, JobState.CANCELLED, error=str(exc))
+        except PermanentError as exc:
+            settle(message, Outcome.FAILED)
+            self._failure_hook(definition, ctx, _describe(exc))
+            self._store.finish(job_id, JobState.FAILED, error=_describe(exc))
+        except Interrupt:
+            # Dramatiq's time limit interrupts the worker thread (and cancels
+            # the job body on the loop).
+            if self._interrupted(message, job_id, attempt, policy):
+                raise  # the last attempt: dramatiq's Retries gives up on it
+        except RedisUnavailable:
+            raise  # not the job's failure: see handle
+        except Exception as exc:
+            self._failed(message, definition, ctx, exc, policy)
+        else:
+            self._succeeded(message, job_id, result)
+
+    def _succeeded(self, message: MessageProxy, job_id: str, result: Any) -> None:
+        try:
+            result_json = dumps(result)
+        except PydanticSerializationError as exc:
+            # Retrying would run the whole job again and fail the same way.
+            error = f"job returned a non-JSON value: {exc}"
+            settle(message, Outcome.FAILED)
+            self._store.finish(job_id, JobState.FAILED, error=error)
+            return
+        settle(message, Outcome.SUCCEEDED)
+        succeed_on_ack(message, job_id, result, result_json)
+
+    def _failed(
+        self,
+        message: MessageProxy,
+        definition: JobDefinition,
+        ctx: DramatiqContext,
+        exc: Exception,
+        policy: RetryPolicy,
+    ) -> None:
+        error = _describe(exc)
+        if ctx.attempt >= policy.max_attempts:
+            reason = f"gave up after {ctx.attempt} attempts: {error}"
+            logger.error("job %s: %s", ctx.job_id, reason)
+            settle(message, Outcome.DEAD)
+            self._failure_hook(definition, ctx, reason)
+            self._store.finish(ctx.job_id, JobState.DEAD, error=reason)
+            dead_letter(self._broker, message, reason)
+            return
+        # The retry is Dramatiq's (its Retries middleware re-enqueues and counts
+        # it in the message), but the delay is ours: the job's RetryPolicy, so a
+        # job backs off the same on Dramatiq as on Temporal.
+        delay_s = policy.backoff_s(ctx.attempt)
+        settle(message, Outcome.RETRYING)
+        logger.warning("job %s attempt %d failed: %s", ctx.job_id, ctx.attempt, error)
+        self._store.update(
+            ctx.job_id,
+            state=JobState.QUEUED,
+            error=error,
+            message=f"attempt {ctx.attempt} failed; retrying in {delay_s:g}s",
+        )
+        retry_on_ack(message, round(delay_s * 1000))
+
+    def _interrupted(
+        self, message: MessageProxy, job_id: str, attempt: int, policy: RetryPolicy
+    ) -> bool:
+        """Record a timed-out attempt; True when it was the last one."""
+        error = "interrupted: time limit exceeded"
+        if attempt >= policy.max_attempts:
+            reason = f"gave up after {attempt} attempts: {error}"
+            settle(message, Outcome.DEAD)
+            self._store.finish(job_id, JobState.DEAD, error=reason)
+            dead_letter(self._broker, message, reason)
+            return True
+        settle(message, Outcome.RETRYING)
+        self._store.update(job_id, state=JobState.QUEUED, error=error)
+        retry_on_ack(message, round(policy.backoff_s(attempt) * 1000))
+        return False
+
+    def _failure_hook(self, definition: JobDefinition, ctx: DramatiqContext, error: str) -> None:
+        try:
+            _on_loop(run_failure_hook(definition, ctx, error))
+        except Exception:
+            logger.exception("on_failure hook of job %s failed", ctx.job_id)
+
+
+def _on_loop(coro: Awaitable[T]) -> T:
+    """Run ``coro`` on Dramatiq's event loop thread and wait for it, interruptibly."""
+    loop_thread = get_event_loop_thread()
+    if loop_thread is None:
+        raise RuntimeError("no event loop thread: the broker lacks AsyncIO middleware")
+    return loop_thread.run_coroutine(coro)

@@ -1,0 +1,83 @@
+"""A job's success and the ack of its Dramatiq message, written together in one script.
+
+A worker that dies between recording a success and acking its message would
+leave a finished job's message to run again; one that acks first could lose
+the outcome. Here both land together or not at all, for many jobs in one
+round trip (the consumer's group commit batches them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from jobrelay.queue import JobStore, finished_lua, unavailable_on_error
+
+from ..broker import MessageAck
+
+# KEYS: pending, then job, owner, steps, acks, messages of each job. ARGV:
+# retention_s, now, then job_id, message_id, result JSON of each job.
+# FINISH as succeeded, plus an ack of the job's Dramatiq message (the layout
+# of dispatch.lua's "ack": SREM from the worker's ack set, HDEL its data)
+# whatever the record's state, so outcome and ack land together or not at
+# all. Per job: -1 no record, 0 already finished, 1 done.
+SUCCEED_ACK = (
+    """
+local retention, now = ARGV[1], ARGV[2]
+local out = {}
+for i = 0, (#KEYS - 1) / 5 - 1 do
+  local k = 2 + 5 * i
+  local job_id, message_id, result = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  if redis.call('SREM', KEYS[k + 3], message_id) > 0 then
+    redis.call('HDEL', KEYS[k + 4], message_id)
+  end
+  local st = redis.call('HGET', KEYS[k], 'state')
+  if not st then
+    out[i + 1] = -1
+  elseif """
+    + finished_lua("st")
+    + """ then
+    out[i + 1] = 0
+  else
+    redis.call('HSET', KEYS[k], 'state', 'succeeded', 'result', result, 'progress', '100',
+      'finished_at', now, 'updated_at', now)
+    for j = 0, 2 do redis.call('EXPIRE', KEYS[k + j], retention) end
+    redis.call('ZREM', KEYS[1], job_id)
+    out[i + 1] = 1
+  end
+end
+return out
+"""
+)
+
+
+class SuccessAck:
+    """Succeeds jobs in ``store`` and acks their messages, atomically per job."""
+
+    def __init__(self, store: JobStore) -> None:
+        self._store = store
+        self._script = store.client.register_script(SUCCEED_ACK)
+
+    def __call__(self, outcomes: Sequence[tuple[str, str, MessageAck]]) -> list[bool]:
+        """For each ``(job_id, result_json, ack)``: succeed the job and ack its message.
+
+        ``result_json`` is the result encoded with :func:`dumps`. Each job's
+        outcome and ack are atomic, and all go in one round trip. The message
+        is acked even when the job had finished already; the job's result is
+        then left as it was (False in its place).
+        """
+        keys = [self._store.keys.pending]
+        now = repr(time.time())
+        args = [str(self._store.retention_s), now]
+        for job_id, result_json, ack in outcomes:
+            keys += [
+                self._store.keys.job(job_id),
+                self._store.keys.owner(job_id),
+                self._store.keys.steps(job_id),
+                ack.acks_key,
+                ack.messages_key,
+            ]
+            args += [job_id, ack.message_id, result_json]
+        with unavailable_on_error():
+            replies = self._script(keys=keys, args=args)
+        return [reply == 1 for reply in replies]

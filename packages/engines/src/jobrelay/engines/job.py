@@ -1,0 +1,19 @@
+"""The one shape of a job in flight, from the dispatcher to either engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class EngineJob(BaseModel):
+    """What either engine needs to run a job; the payload is already validated JSON."""
+
+    job_id: str
+    name: str
+    queue: str
+    payload: dict[str, Any]
+    claim_first: bool = False
+    """Redis may hold this job too (a write whose reply was lost): the Temporal
+    run must win the owner claim before it runs anything, waiting for Redis."""

@@ -1,0 +1,25 @@
+"""Jobs on Temporal, the producer side: connecting, starting, describing and cancelling.
+
+One workflow type runs any job's body and each step is an activity; the
+worker that runs them is ``jobrelay.engines.temporal.worker``, which a
+producer never imports (it loads ``temporalio.worker`` and the sandbox).
+"""
+
+from .client import TemporalAdapter, connect
+from .errors import TemporalAdapterError, TemporalUnavailable
+from .models import STATUS_QUERY, WORKFLOW_NAME, JobInput, JobOutcome, WorkflowStatus
+
+__all__ = [
+    # Producer side
+    "connect",
+    "TemporalAdapter",
+    # What crosses to the workflow
+    "JobInput",
+    "JobOutcome",
+    "WorkflowStatus",
+    "WORKFLOW_NAME",
+    "STATUS_QUERY",
+    # Errors
+    "TemporalAdapterError",
+    "TemporalUnavailable",
+]

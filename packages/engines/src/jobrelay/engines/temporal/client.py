@@ -1,0 +1,157 @@
+"""Connecting to Temporal and the dispatcher's handle on job workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from jobrelay.queue import QueueSettings
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
+
+from ..job import EngineJob
+from .errors import TemporalUnavailable
+from .models import WORKFLOW_NAME, JobInput, JobOutcome
+from .status import describe_job
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_UNAVAILABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+async def connect(
+    address: str, namespace: str = "default", *, runtime: Runtime | None = None
+) -> Client:
+    """A client for ``address`` that speaks JSON through pydantic (never pickle).
+
+    ``runtime`` is the Temporal runtime (its telemetry, say); the SDK's
+    default when None. Raises :class:`TemporalUnavailable` when the server
+    cannot be reached.
+    """
+    try:
+        return await Client.connect(
+            address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime
+        )
+    except RuntimeError as exc:  # the Rust core reports a failed connect as RuntimeError
+        raise TemporalUnavailable(f"cannot connect to Temporal at {address}: {exc}") from exc
+
+
+class TemporalAdapter:
+    """Starts, inspects and cancels job workflows (the dispatcher's ``TemporalEngine``).
+
+    Each call gives up after ``timeout`` with :class:`TemporalUnavailable`: the
+    client would otherwise retry an unreachable server for many seconds.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        settings: QueueSettings,
+        *,
+        timeout: timedelta = timedelta(seconds=5),
+        query_timeout: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.timeout = timeout
+        self.query_timeout = query_timeout
+
+    async def start(self, job: EngineJob, *, delay_s: float | None = None) -> None:
+        """Start the workflow with id ``job.job_id``; a job started before is left alone."""
+        try:
+            await self._call(
+                self.client.start_workflow(
+                    WORKFLOW_NAME,
+                    JobInput(
+                        job_id=job.job_id,
+                        name=job.name,
+                        queue=job.queue,
+                        payload=job.payload,
+                        claim_first=job.claim_first,
+                    ),
+                    id=job.job_id,
+                    task_queue=self.settings.keys.task_queue(job.queue),
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    # A finished workflow of this id means the job already ran.
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    start_delay=timedelta(seconds=delay_s) if delay_s else None,
+                    memo={"name": job.name, "queue": job.queue},
+                    static_summary=job.name,
+                    rpc_timeout=self.timeout,
+                )
+            )
+        except WorkflowAlreadyStartedError:
+            return
+        except TemporalUnavailable:
+            # A start that timed out may still have reached the server: a job
+            # refused here must not run anyway.
+            if await self._exists(job.job_id):
+                logger.info("start of %s timed out, yet its workflow exists", job.job_id)
+                return
+            raise
+
+    async def _exists(self, job_id: str) -> bool:
+        """Whether workflow ``job_id`` exists; False when Temporal cannot say."""
+        try:
+            async with asyncio.timeout(self.query_timeout.total_seconds()):
+                await self.client.get_workflow_handle(job_id).describe(
+                    rpc_timeout=self.query_timeout
+                )
+        except (TimeoutError, RPCError, RuntimeError):
+            return False
+        return True
+
+    async def describe(self, job_id: str) -> dict[str, Any] | None:
+        """State, progress, result or error of ``job_id`` from Temporal; None if unknown."""
+        return await self._call(
+            describe_job(
+                self.client.get_workflow_handle(job_id, result_type=JobOutcome),
+                rpc_timeout=self.timeout,
+                query_timeout=self.query_timeout,
+            )
+        )
+
+    async def cancel(self, job_id: str) -> bool:
+        """Ask the workflow to cancel; False when there is no running workflow ``job_id``."""
+        return await self._call(self._cancel(job_id))
+
+    async def _cancel(self, job_id: str) -> bool:
+        handle = self.client.get_workflow_handle(job_id)
+        try:
+            # The server accepts a cancel of a closed workflow too: ask first.
+            desc = await handle.describe(rpc_timeout=self.timeout)
+            if desc.status != WorkflowExecutionStatus.RUNNING:
+                return False
+            await handle.cancel(rpc_timeout=self.timeout)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.timeout.total_seconds()):
+                return await call
+        except TimeoutError as exc:
+            raise TemporalUnavailable(
+                f"Temporal did not answer within {self.timeout.total_seconds()}s"
+            ) from exc
+        except RPCError as exc:
+            if exc.status in _UNAVAILABLE:
+                raise TemporalUnavailable(f"Temporal did not answer: {exc}") from exc
+            raise
+        except RuntimeError as exc:
+            # A lazy client that never connected fails each call with this.
+            if "connect" in str(exc):
+                raise TemporalUnavailable(f"cannot reach Temporal: {exc}") from exc
+            raise
