@@ -33,8 +33,9 @@ import dramatiq
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, LiveWorkers
 from jobrelay.dispatcher.fast_enqueue import DramatiqMessages
+from jobrelay.engines import EngineJob
 from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
-from jobrelay.engines.temporal import WORKFLOW_NAME, JobInput, TemporalAdapter, connect
+from jobrelay.engines.temporal import WORKFLOW_NAME, TemporalAdapter, connect
 from jobrelay.job_engine import JobContext, job
 from jobrelay.queue import (
     JobStore,
@@ -155,7 +156,7 @@ async def temporal_pair(
         job_id = uuid.uuid4().hex
         await client.start_workflow(
             WORKFLOW_NAME,
-            JobInput(job_id=job_id, name="bench.dispatch", queue="default", payload=PAYLOAD),
+            EngineJob(job_id=job_id, name="bench.dispatch", queue="default", payload=PAYLOAD),
             id=job_id,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -31,7 +31,12 @@ REQUIRED = {
     "jobrelay.engines": {"EngineJob", "DramatiqEngine", "TemporalEngine"},
     "jobrelay.engines.dramatiq": {"DramatiqAdapter", "make_broker", "DramatiqKeys", "DeadLetter"},
     "jobrelay.engines.dramatiq.worker": {"start_worker", "drain", "DramatiqContext"},
-    "jobrelay.engines.temporal": {"connect", "TemporalAdapter", "JobInput", "TemporalUnavailable"},
+    "jobrelay.engines.temporal": {
+        "connect",
+        "TemporalAdapter",
+        "JobOutcome",
+        "TemporalUnavailable",
+    },
     "jobrelay.engines.temporal.worker": {"make_worker", "JobWorkflow", "JobActivities"},
 }
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EngineJob(BaseModel):
-    """What either engine needs to run a job; the payload is already validated JSON."""
+    """What either engine needs to run a job; the payload is already validated JSON.
 
-    job_id: str
-    name: str
+    The dispatcher hands it to an engine; Temporal's job workflow takes it as
+    its input, and a Dramatiq message carries it as its arguments
+    (``jobrelay.engines.dramatiq.messages``).
+    """
+
+    job_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
     queue: str
     payload: dict[str, Any]
     claim_first: bool = False

@@ -7,7 +7,7 @@ dispatches never imports it.
 
 from .broker import DramatiqKeys, MessageAck, make_broker
 from .deadletter import DeadLetter
-from .messages import JobMessage, actor_name
+from .messages import actor_name
 from .producer import WAKEUP_DELAY_S, DramatiqAdapter
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "MessageAck",
     # Sending
     "DramatiqAdapter",
-    "JobMessage",
     "actor_name",
     "WAKEUP_DELAY_S",
     # Dead letters

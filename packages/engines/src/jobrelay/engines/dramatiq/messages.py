@@ -1,4 +1,4 @@
-"""What a jobrelay message carries: the job envelope and its retry/time-limit options."""
+"""What a jobrelay message carries: the job as its arguments, and its retry/time-limit options."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
 from jobrelay.job_engine import JobDefinition, RetryPolicy
 from jobrelay.queue import QueueSpec
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
+
+from ..job import EngineJob
 
 ACTOR_PREFIX = "jobrelay."
 
@@ -23,29 +25,25 @@ def actor_name(queue: str) -> str:
     return f"{ACTOR_PREFIX}{queue}"
 
 
-class JobMessage(BaseModel):
-    """The message arguments: ``(job_id, name, payload)``, all JSON."""
+def message_args(job: EngineJob) -> tuple[str, str, dict[str, Any]]:
+    """The actor arguments that carry ``job``: ``(job_id, name, payload)``, all JSON.
 
-    job_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    payload: dict[str, Any]
+    The queue is the message's own; ``claim_first`` concerns Temporal runs only.
+    """
+    return (job.job_id, job.name, job.payload)
 
-    def as_args(self) -> tuple[str, str, dict[str, Any]]:
-        """The actor arguments, in order."""
-        return (self.job_id, self.name, self.payload)
 
-    @classmethod
-    def from_args(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobMessage:
-        """Parse actor arguments; ``ValueError`` says what is wrong with them."""
-        if kwargs or len(args) != 3:
-            raise ValueError(
-                f"expected args (job_id, name, payload), got {len(args)} args"
-                f" and kwargs {sorted(kwargs)}"
-            )
-        try:
-            return cls(job_id=args[0], name=args[1], payload=args[2])
-        except ValidationError as exc:
-            raise ValueError(f"bad job message arguments: {exc}") from None
+def job_of_message(args: tuple[Any, ...], kwargs: dict[str, Any], queue: str) -> EngineJob:
+    """The job a message on ``queue`` carries; ``ValueError`` says what is wrong with it."""
+    if kwargs or len(args) != 3:
+        raise ValueError(
+            f"expected args (job_id, name, payload), got {len(args)} args"
+            f" and kwargs {sorted(kwargs)}"
+        )
+    try:
+        return EngineJob(job_id=args[0], name=args[1], queue=queue, payload=args[2])
+    except ValidationError as exc:
+        raise ValueError(f"bad job message arguments: {exc}") from None
 
 
 def queue_policy(spec: QueueSpec) -> RetryPolicy:

@@ -22,7 +22,7 @@ from jobrelay.queue import (
 
 from ..job import EngineJob
 from .deadletter import DeadLetter, read_dead_letters
-from .messages import JobMessage, actor_name, message_options, policy_options, queue_policy
+from .messages import actor_name, message_args, message_options, policy_options, queue_policy
 
 if TYPE_CHECKING:
     from .worker.runner import JobRunner
@@ -98,7 +98,7 @@ class DramatiqAdapter:
         """
         definition = get_job(job.name)
         message = self.actor(job.queue).message_with_options(
-            args=JobMessage(job_id=job.job_id, name=job.name, payload=job.payload).as_args(),
+            args=message_args(job),
             **message_options(definition, get_queue(job.queue)),
         )
         if delay_s is not None and delay_s >= WAKEUP_DELAY_S:

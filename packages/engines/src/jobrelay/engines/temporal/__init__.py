@@ -7,14 +7,13 @@ producer never imports (it loads ``temporalio.worker`` and the sandbox).
 
 from .client import TemporalAdapter, connect
 from .errors import TemporalAdapterError, TemporalUnavailable
-from .models import STATUS_QUERY, WORKFLOW_NAME, JobInput, JobOutcome, WorkflowStatus
+from .models import STATUS_QUERY, WORKFLOW_NAME, JobOutcome, WorkflowStatus
 
 __all__ = [
     # Producer side
     "connect",
     "TemporalAdapter",
     # What crosses to the workflow
-    "JobInput",
     "JobOutcome",
     "WorkflowStatus",
     "WORKFLOW_NAME",

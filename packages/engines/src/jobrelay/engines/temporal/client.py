@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ..job import EngineJob
 from .errors import TemporalUnavailable
-from .models import WORKFLOW_NAME, JobInput, JobOutcome
+from .models import WORKFLOW_NAME, JobOutcome
 from .status import describe_job
 
 logger = logging.getLogger(__name__)
@@ -71,13 +71,7 @@ class TemporalAdapter:
             await self._call(
                 self.client.start_workflow(
                     WORKFLOW_NAME,
-                    JobInput(
-                        job_id=job.job_id,
-                        name=job.name,
-                        queue=job.queue,
-                        payload=job.payload,
-                        claim_first=job.claim_first,
-                    ),
+                    job,
                     id=job.job_id,
                     task_queue=self.settings.keys.task_queue(job.queue),
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..job import EngineJob
+
 WORKFLOW_NAME = "jobrelay.job"
 CLAIM_ACTIVITY = "jobrelay.claim"
 STEP_ACTIVITY = "jobrelay.step"
@@ -22,17 +24,6 @@ CANCELLED_ERROR = "JobCancelled"
 DEFINITION_ERROR = "JobDefinitionError"
 # Workflow failure type: the job ended, details carry the jobrelay state.
 JOB_FAILED = "JobFailed"
-
-
-class JobInput(BaseModel):
-    """The workflow's input: the same fields as the dispatcher's ``EngineJob``."""
-
-    job_id: str
-    name: str
-    queue: str
-    payload: dict[str, Any] = {}
-    claim_first: bool = False
-    """Wait until the owner claim answers before running (see ``EngineJob``)."""
 
 
 class RecordUpdate(BaseModel):
@@ -50,7 +41,7 @@ class RecordUpdate(BaseModel):
 
 
 class ClaimInput(BaseModel):
-    job: JobInput
+    job: EngineJob
 
 
 class ClaimOutput(BaseModel):
@@ -73,7 +64,7 @@ class StepInput(BaseModel):
     args: list[Any]
     attempts: int = 1
     update: RecordUpdate | None = None
-    ensure: JobInput | None = None
+    ensure: EngineJob | None = None
     """Set until the record was created and claimed (Redis was down at start)."""
 
 
@@ -95,7 +86,7 @@ class FinishInput(BaseModel):
 class RecordInput(BaseModel):
     job_id: str
     update: RecordUpdate | None = None
-    ensure: JobInput | None = None
+    ensure: EngineJob | None = None
     finish: FinishInput | None = None
 
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import q_name
 from dramatiq.middleware import CurrentMessage, Interrupt
 from jobrelay.job_engine import (
     InvalidPayload,
@@ -26,7 +27,7 @@ from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable
 from pydantic_core import PydanticSerializationError
 
 from ..deadletter import dead_letter
-from ..messages import JobMessage, attempt_of, parked_copy, policy_from_options
+from ..messages import attempt_of, job_of_message, parked_copy, policy_from_options
 from .consumer import requeue_on_ack, retry_on_ack, succeed_on_ack
 from .context import DramatiqContext, SleepParked, StepBusy
 from .group_commit import GroupCommit
@@ -84,15 +85,15 @@ class JobRunner:
 
     def _handle(self, message: MessageProxy, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
-            envelope = JobMessage.from_args(args, kwargs)
+            job = job_of_message(args, kwargs, q_name(message.queue_name))
         except ValueError as exc:
             settle(message, Outcome.DEAD)
             dead_letter(self._broker, message, str(exc))
             return
-        job_id = envelope.job_id
+        job_id = job.job_id
         try:
-            definition = get_job(envelope.name)
-            payload = definition.parse_payload(envelope.payload)
+            definition = get_job(job.name)
+            payload = definition.parse_payload(job.payload)
         except (UnknownJob, InvalidPayload) as exc:
             # Claimed but never started: a job that cannot run is not "running".
             record, owner = self._store.claim_record(job_id, ENGINE_DRAMATIQ)

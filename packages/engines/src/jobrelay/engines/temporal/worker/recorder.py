@@ -15,10 +15,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError, is_cancelled_exception
 
+from ...job import EngineJob
 from ..models import (
     RECORD_ACTIVITY,
     FinishInput,
-    JobInput,
     RecordInput,
     RecordOutput,
     RecordUpdate,
@@ -45,7 +45,7 @@ class DuplicateRun(Exception):
 class Recorder:
     """Status of one run and the Redis writes still owed for it."""
 
-    def __init__(self, job: JobInput, *, tracked: bool, recorded: bool) -> None:
+    def __init__(self, job: EngineJob, *, tracked: bool, recorded: bool) -> None:
         self.job = job
         self.tracked = tracked
         self.recorded = recorded
@@ -77,7 +77,7 @@ class Recorder:
         if self.tracked:
             self.pending = self.pending.merge(update)
 
-    def outgoing(self) -> tuple[RecordUpdate | None, JobInput | None]:
+    def outgoing(self) -> tuple[RecordUpdate | None, EngineJob | None]:
         """What the next activity should write: pending fields, and the record if missing."""
         if not self.tracked:
             return None, None

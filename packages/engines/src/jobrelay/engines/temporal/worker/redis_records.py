@@ -6,7 +6,8 @@ from typing import Any, NamedTuple
 
 from jobrelay.queue import ENGINE_TEMPORAL, JobRecord, JobState, JobStore, dumps
 
-from ..models import FinishInput, JobInput, RecordUpdate
+from ...job import EngineJob
+from ..models import FinishInput, RecordUpdate
 
 
 class Claimed(NamedTuple):
@@ -28,7 +29,7 @@ class RecordWriter:
     def __init__(self, store: JobStore) -> None:
         self.store = store
 
-    def ensure(self, job: JobInput, *, attempts: int) -> Claimed:
+    def ensure(self, job: EngineJob, *, attempts: int) -> Claimed:
         """Claim ``temporal`` and start attempt ``attempts``, creating the record if absent.
 
         One round trip when the record exists (the dispatcher wrote it); a

@@ -25,6 +25,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
+from ...job import EngineJob
 from ..models import (
     CLAIM_ACTIVITY,
     DEFINITION_ERROR,
@@ -34,7 +35,6 @@ from ..models import (
     ClaimInput,
     ClaimOutput,
     FinishInput,
-    JobInput,
     JobOutcome,
     WorkflowStatus,
 )
@@ -66,7 +66,7 @@ class JobWorkflow:
             return WorkflowStatus(state="queued")
         return self._recorder.status()
 
-    async def _claim(self, job: JobInput) -> ClaimOutput:
+    async def _claim(self, job: EngineJob) -> ClaimOutput:
         # A local activity: it runs in this worker within the current workflow
         # task, so claiming costs no extra round of tasks through the server.
         claim: ClaimOutput = await workflow.execute_local_activity(
@@ -80,7 +80,7 @@ class JobWorkflow:
         return claim
 
     @workflow.run
-    async def run(self, job: JobInput) -> JobOutcome:
+    async def run(self, job: EngineJob) -> JobOutcome:
         """Run job ``job.name`` once, unless Dramatiq already owns it."""
         claim = await self._claim(job)
         wait = CLAIM_WAIT_FIRST
