@@ -5,7 +5,7 @@ import time
 
 import pytest
 import redis
-from jobrelay.queue import JobRecord, JobState, JobStore, loads
+from jobrelay.queue import JobRecord, JobState, JobStore, loads, new_record_fields
 from pydantic import BaseModel
 from store_peek import load_steps, mark_running, overdue
 
@@ -120,3 +120,13 @@ def test_wakeups_are_leased_once_and_come_back_unless_acked(store: JobStore) -> 
 def test_finish_rejects_unfinished_state(store: JobStore) -> None:
     with pytest.raises(ValueError, match="not a finished state"):
         store.finish("x", JobState.RUNNING)
+
+
+def test_a_new_records_fields_read_back_as_a_queued_job_record() -> None:
+    fields = new_record_fields("n1", "demo.job", "default", engine="temporal", reason="flag_off")
+    assert set(fields) <= set(JobRecord.model_fields), "a field JobRecord does not know"
+    record = JobRecord.from_hash({**fields, "payload": '{"a": 1}'})
+    assert (record.job_id, record.name, record.queue) == ("n1", "demo.job", "default")
+    assert record.state is JobState.QUEUED and record.engine == "temporal"
+    assert record.reason == "flag_off" and record.attempts == 0 and record.extra == {}
+    assert record.created_at == record.updated_at > 0

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
+import signal
 import uuid
 from collections.abc import Callable
 
+from jobrelay.devservers import RedisServer
 from jobrelay.engines.temporal.models import StepInput, StepOutput
 from jobrelay.engines.temporal.worker import JobActivities
 from jobrelay.job_engine import step_ref
-from jobrelay.queue import JobRecord, JobStore
+from jobrelay.queue import JobRecord, JobStore, QueueSettings, redis_client
 from store_peek import load_steps
 from temporal_adapter_test_jobs import bump
 from temporalio.testing import ActivityEnvironment
@@ -51,4 +55,38 @@ async def test_a_retry_after_a_failed_run_runs_the_step(
     out: StepOutput = await _environment(2).run(activities.step, call)
 
     assert out.value == "1"
+    assert effects() == {"one": 1}
+
+
+async def test_a_retry_waits_for_redis_to_learn_whether_the_step_already_finished(
+    own_redis: RedisServer,
+    prefix: str,
+    probe: dict[str, str],
+    effects: Callable[[], dict[str, int]],
+) -> None:
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    store = JobStore.from_settings(redis_client(settings), settings)
+    activities = JobActivities(store)
+    call = _step(store, probe)
+    first: StepOutput = await _environment(1).run(activities.step, call)
+
+    # The worker died before Temporal heard of the first run, and Redis does
+    # not answer when attempt 2 starts: the retry must not run the step blind.
+    retry_env = _environment(2)
+    waiting = asyncio.Event()
+    retry_env.on_heartbeat = lambda *details: waiting.set()
+    os.kill(own_redis.pid, signal.SIGSTOP)
+    try:
+        retry = asyncio.ensure_future(retry_env.run(activities.step, call))
+        waiter = asyncio.ensure_future(waiting.wait())
+        # A hang detector, not a timing: the retry heartbeats while it waits.
+        await asyncio.wait({retry, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        assert waiting.is_set(), "the retry did not wait for Redis"
+        assert effects() == {"one": 1}, "the step ran again while Redis was away"
+    finally:
+        os.kill(own_redis.pid, signal.SIGCONT)
+    again: StepOutput = await asyncio.wait_for(retry, 60)
+
+    assert first.value == again.value == "1"
     assert effects() == {"one": 1}

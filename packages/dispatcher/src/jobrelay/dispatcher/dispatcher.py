@@ -28,7 +28,7 @@ from .ledger import Admission, Ledger, QueuedMessage
 from .live_workers import LiveWorkers
 from .models import Confirm, DispatchReceipt, JobStatus, Reason, delay_seconds
 from .pickup import PickupConfirmation
-from .records import deduplicated_receipt, new_token, record_fields
+from .receipts import deduplicated_receipt, new_token, record_fields
 from .settings import DispatcherSettings
 from .temporal_link import TemporalLink
 from .temporal_path import TemporalPath

@@ -10,7 +10,7 @@ from .backfill import Backfill
 from .errors import DispatchUnavailable
 from .ledger import Ledger
 from .models import DispatchReceipt, Reason
-from .records import deduplicated_receipt, new_token, record_fields
+from .receipts import deduplicated_receipt, new_token, record_fields
 from .settings import DispatcherSettings
 from .temporal_link import TemporalLink
 

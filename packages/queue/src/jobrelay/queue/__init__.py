@@ -17,7 +17,7 @@ from .errors import (
 )
 from .health import RedisHealth
 from .queues import QUEUES, QueueSpec, get_queue
-from .records import FINISHED_STATES, JobRecord, JobState, finished_lua
+from .records import FINISHED_STATES, JobRecord, JobState, finished_lua, new_record_fields
 from .registry import WorkerInfo, WorkerRegistry
 from .settings import QueueSettings
 from .store import ClaimedStart, JobStore
@@ -43,6 +43,7 @@ __all__ = [
     "JobStore",
     "ClaimedStart",
     "JobRecord",
+    "new_record_fields",
     "JobState",
     "FINISHED_STATES",
     "finished_lua",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from typing import Any
 
@@ -91,3 +92,26 @@ class JobRecord(BaseModel):
         if "cancel_requested" in fields:
             fields["cancel_requested"] = fields["cancel_requested"] == "1"
         return cls(**fields, extra=extra)
+
+
+def new_record_fields(
+    job_id: str, name: str, queue: str, *, engine: str, reason: str, now: float | None = None
+) -> dict[str, str]:
+    """The ``job:{id}`` hash of a new, queued job but its payload: a :class:`JobRecord`'s fields.
+
+    The dispatcher writes it on every dispatch, so it is built directly
+    (building the model costs more than the Redis call). Fields left out
+    (attempts, progress, message, result...) read as their defaults in
+    :meth:`JobRecord.from_hash`.
+    """
+    stamp = repr(time.time() if now is None else now)
+    return {
+        "job_id": job_id,
+        "name": name,
+        "queue": queue,
+        "state": JobState.QUEUED.value,
+        "engine": engine,
+        "reason": reason,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }

@@ -177,6 +177,18 @@ class JobStore:
         """
         return self.claim_and_start_many(engine, [(job_id, attempt)])[0]
 
+    def start_or_create(self, record: JobRecord, engine: str, *, attempt: int) -> ClaimedStart:
+        """:meth:`claim_and_start`, creating ``record`` first if the job has none.
+
+        One round trip when the record exists (the dispatcher wrote it); a job
+        that reached an engine while Redis was down has none yet and costs three.
+        """
+        started = self.claim_and_start(record.job_id, engine, attempt=attempt)
+        if started.state is None:
+            self.create(record)
+            started = self.claim_and_start(record.job_id, engine, attempt=attempt)
+        return started
+
     def claim_and_start_many(
         self, engine: str, attempts: Sequence[tuple[str, int]]
     ) -> list[ClaimedStart]:

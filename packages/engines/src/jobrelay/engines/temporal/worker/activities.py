@@ -15,12 +15,22 @@ from jobrelay.job_engine import (
     get_job,
     resolve_step,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobStore, RedisUnavailable, dumps
+from jobrelay.queue import (
+    ENGINE_DRAMATIQ,
+    ENGINE_TEMPORAL,
+    ClaimedStart,
+    JobRecord,
+    JobState,
+    JobStore,
+    RedisUnavailable,
+    dumps,
+)
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ...job import EngineJob
 from ..models import (
     CANCELLED_ERROR,
     CLAIM_ACTIVITY,
@@ -36,10 +46,15 @@ from ..models import (
     StepInput,
     StepOutput,
 )
-from .redis_records import RecordWriter
 from .step_call import call_with_heartbeat, coerce_args
 
 logger = logging.getLogger(__name__)
+
+# How long a retried step waits for Redis before it runs: an earlier attempt
+# may have finished the step and kept its result there (the worker died before
+# Temporal heard back), and running it blind would run a finished step again.
+RETRY_CHECK_WAIT_S = 60.0
+_RETRY_CHECK_PAUSE_S = 1.0
 
 
 class JobActivities:
@@ -50,7 +65,7 @@ class JobActivities:
     """
 
     def __init__(self, store: JobStore | None) -> None:
-        self._writer = RecordWriter(store) if store is not None else None
+        self._store = store
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for ``Worker(activities=...)``."""
@@ -64,13 +79,14 @@ class JobActivities:
             module: str | None = get_job(job.name).func.__module__
         except UnknownJob:
             module = None  # the workflow fails the job, naming the jobs it knows
-        if self._writer is None:
+        if self._store is None:
             return ClaimOutput(module=module, tracked=False)
         finished = False
         try:
-            owner, finished = await asyncio.to_thread(self._writer.ensure, job, attempts=1)
+            started = await asyncio.to_thread(self._start, job, 1)
+            owner = started.owner
             # A start after Temporal forgot an earlier, finished run must not run it again.
-            finished = finished and owner == ENGINE_TEMPORAL
+            finished = owner == ENGINE_TEMPORAL and bool(started.state and started.state.finished)
         except RedisUnavailable as exc:
             logger.warning(
                 "job %s: Redis unavailable at claim, running anyway: %s", job.job_id, exc
@@ -83,14 +99,11 @@ class JobActivities:
         """Run one step by ``module:qualname``; its result goes back as JSON."""
         info = activity.info()
         synced, owner, cancel, done = False, None, False, None
-        if self._writer is not None:
-            try:
-                owner, cancel, done = await asyncio.to_thread(self._before_step, data, info.attempt)
+        if self._store is not None:
+            checked = await self._check_before_step(data, info.attempt)
+            if checked is not None:
+                owner, cancel, done = checked
                 synced = True
-            except RedisUnavailable as exc:
-                logger.info(
-                    "job %s: Redis unavailable before %s: %s", data.job_id, data.step_id, exc
-                )
         if owner == ENGINE_DRAMATIQ:
             return StepOutput(value="null", attempt=info.attempt, synced=synced, owner=owner)
         if done is not None:
@@ -127,15 +140,45 @@ class JobActivities:
             ) from exc
         return StepOutput(value=encoded, attempt=info.attempt, synced=synced, owner=owner)
 
+    async def _check_before_step(
+        self, data: StepInput, attempt: int
+    ) -> tuple[str | None, bool, str | None] | None:
+        """Owner, cancel flag and kept result before a step; None when Redis does not answer.
+
+        A first attempt runs without Redis (Temporal is the fallback for its
+        outages). A retry waits up to :data:`RETRY_CHECK_WAIT_S` for Redis,
+        heartbeating, since only Redis can say whether an earlier attempt
+        finished the step; past that it runs, so a long outage still lets
+        the job go on.
+        """
+        waited = 0.0
+        while True:
+            try:
+                return await asyncio.to_thread(self._before_step, data, attempt)
+            except RedisUnavailable as exc:
+                if attempt == 1 or waited >= RETRY_CHECK_WAIT_S:
+                    logger.warning(
+                        "job %s: Redis unavailable before %s (attempt %d)%s: %s",
+                        data.job_id,
+                        data.step_id,
+                        attempt,
+                        "; running it unchecked" if attempt > 1 else "",
+                        exc,
+                    )
+                    return None
+            activity.heartbeat()
+            await asyncio.sleep(_RETRY_CHECK_PAUSE_S)
+            waited += _RETRY_CHECK_PAUSE_S
+
     def _keep(self, data: StepInput, value: Any) -> None:
         """Keep a step's result for a retry of this activity (blocking; best effort).
 
         Temporal's history holds the result once the completion reaches it;
         until then a retry after this worker died finds it here.
         """
-        assert self._writer is not None
+        assert self._store is not None
         try:
-            self._writer.store.save_step(data.job_id, data.step_id, value)
+            self._store.save_step(data.job_id, data.step_id, value)
         except PydanticSerializationError:
             pass  # the activity reports it, naming the step
         except RedisUnavailable as exc:
@@ -144,7 +187,7 @@ class JobActivities:
     @activity.defn(name=RECORD_ACTIVITY)
     async def record(self, data: RecordInput) -> RecordOutput:
         """Write state, progress or the outcome to the job record."""
-        if self._writer is None:
+        if self._store is None:
             return RecordOutput(synced=False)
         try:
             owner = await asyncio.to_thread(self._record, data)
@@ -159,29 +202,54 @@ class JobActivities:
 
     def _before_step(self, data: StepInput, attempt: int) -> tuple[str | None, bool, str | None]:
         """Owner, cancel flag and the step's kept result (if an earlier attempt left one)."""
-        assert self._writer is not None
+        store = self._store
+        assert store is not None
         owner = None
         if data.ensure is not None:
-            owner = self._writer.ensure(data.ensure, attempts=max(attempt, data.attempts)).owner
+            owner = self._start(data.ensure, max(attempt, data.attempts)).owner
             if owner == ENGINE_DRAMATIQ:
                 return owner, False, None
         update = data.update or RecordUpdate()
         if attempt > data.attempts:
             update = update.merge(RecordUpdate(attempts=attempt))
-        self._writer.apply(data.job_id, update)
-        store = self._writer.store
+        self._apply(data.job_id, update)
         done = store.load_step(data.job_id, data.step_id) if attempt > 1 else None
         return owner, store.cancel_requested(data.job_id), done
 
     def _record(self, data: RecordInput) -> str | None:
-        assert self._writer is not None
+        store = self._store
+        assert store is not None
         owner = None
         if data.ensure is not None:
-            owner = self._writer.ensure(data.ensure, attempts=1).owner
+            owner = self._start(data.ensure, 1).owner
             if owner == ENGINE_DRAMATIQ:
                 return owner
         if data.update is not None:
-            self._writer.apply(data.job_id, data.update)
+            self._apply(data.job_id, data.update)
         if data.finish is not None:
-            self._writer.finish(data.job_id, data.finish)
+            finish = data.finish
+            store.finish(
+                data.job_id, JobState(finish.state), result=finish.result, error=finish.error
+            )
         return owner
+
+    def _start(self, job: EngineJob, attempt: int) -> ClaimedStart:
+        """Claim ``temporal`` and start ``attempt``, creating the record if it has none."""
+        assert self._store is not None
+        record = JobRecord(
+            job_id=job.job_id,
+            name=job.name,
+            queue=job.queue,
+            engine=ENGINE_TEMPORAL,
+            payload=dumps(job.payload),
+        )
+        return self._store.start_or_create(record, ENGINE_TEMPORAL, attempt=attempt)
+
+    def _apply(self, job_id: str, update: RecordUpdate) -> None:
+        """Write the fields ``update`` sets."""
+        assert self._store is not None
+        fields: dict[str, Any] = update.model_dump(exclude_none=True)
+        if update.state == JobState.RUNNING:
+            fields["wake_at"] = None  # awake again
+        if fields:
+            self._store.update(job_id, **fields)

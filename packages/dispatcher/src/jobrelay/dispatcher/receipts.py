@@ -1,12 +1,11 @@
-"""The job-record fields the dispatcher writes, and receipts rebuilt from a record."""
+"""What a dispatch adds to a new record (its token), and receipts rebuilt from a record."""
 
 from __future__ import annotations
 
 import os
-import time
 
 from jobrelay.engines import EngineJob
-from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobState
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, new_record_fields
 
 from .ledger import Admission
 from .models import DispatchReceipt, Reason
@@ -18,25 +17,14 @@ def new_token() -> str:
 
 
 def record_fields(job: EngineJob, engine: str, reason: Reason, token: str) -> dict[str, str]:
-    """The ``job:{id}`` hash of a new job but its payload (fields of ``jobrelay.queue.JobRecord``).
+    """The new record of ``job`` (``jobrelay.queue.new_record_fields``) with this dispatch's token.
 
-    Written directly: building the model for every dispatch would cost more
-    than the Redis call. ``dispatch_token`` lands in the record's ``extra``.
+    ``dispatch_token`` lands in the record's ``extra``: it tells this
+    dispatch's record from an earlier one with the same id.
     """
-    # Fields left out (attempts, progress, message, result...) read as their
-    # defaults in JobRecord.from_hash.
-    now = repr(time.time())
-    return {
-        "job_id": job.job_id,
-        "name": job.name,
-        "queue": job.queue,
-        "state": JobState.QUEUED.value,
-        "engine": engine,
-        "reason": reason.value,
-        "created_at": now,
-        "updated_at": now,
-        "dispatch_token": token,
-    }
+    fields = new_record_fields(job.job_id, job.name, job.queue, engine=engine, reason=reason.value)
+    fields["dispatch_token"] = token
+    return fields
 
 
 def deduplicated_receipt(job_id: str, existing: Admission) -> DispatchReceipt:
