@@ -6,8 +6,10 @@ from types import ModuleType
 from typing import Any
 
 import dramatiq
+import redis
 from jobrelay.engines.dramatiq import DramatiqAdapter
 from jobrelay.queue import JobState, JobStore
+from jobrelay.queue.codec import text
 
 HOUR = 3600.0
 
@@ -123,3 +125,18 @@ def test_delayed_dispatch_short_and_long(
     clock.shift = 2 * HOUR + 1
     assert adapter.pump_wakeups() == 1
     wait_for(later, JobState.SUCCEEDED)
+
+
+def test_an_undecodable_wake_up_is_buried_with_its_reason_not_dropped(
+    adapter: DramatiqAdapter, store: JobStore, redis_conn: redis.Redis
+) -> None:
+    store.schedule_wakeup("{not a message", time.time() - 1)
+    store.schedule_wakeup("also not a message", time.time() + HOUR)  # not due: left alone
+
+    assert adapter.pump_wakeups() == 0
+
+    buried = {text(k): text(v) for k, v in redis_conn.hgetall(store.keys.buried_wakeups).items()}
+    assert list(buried) == ["{not a message"]
+    assert buried["{not a message"].startswith("undecodable: ")
+    waiting = [text(m) for m in redis_conn.zrange(store.keys.wakeups, 0, -1)]
+    assert waiting == ["also not a message"]

@@ -40,6 +40,11 @@ class Keys:
     def wakeups(self) -> str:
         return f"{self.prefix}wakeups"
 
+    @property
+    def buried_wakeups(self) -> str:
+        # Wake-ups that could not be handed on (undecodable): member -> reason.
+        return f"{self.prefix}wakeups:buried"
+
     def workers(self, queue: str, engine: str = ENGINE_DRAMATIQ) -> str:
         # Dramatiq's set keeps its original name: the dispatcher's live-worker
         # check reads it, and only Dramatiq workers can take an enqueued job.

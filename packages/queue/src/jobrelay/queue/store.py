@@ -293,6 +293,18 @@ class JobStore:
         with unavailable_on_error():
             self.client.zrem(self.keys.wakeups, member)
 
+    def bury_wakeup(self, member: str, reason: str) -> None:
+        """Move a wake-up that cannot be handed on to ``buried_wakeups``, with ``reason``.
+
+        Nothing is dropped: an operator can read it there, and a fixed member
+        can be put back with :meth:`schedule_wakeup`.
+        """
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(self.keys.buried_wakeups, member, reason)
+            pipe.zrem(self.keys.wakeups, member)
+            pipe.execute()
+
     def _run_update(self, job_id: str, fields: dict[str, Any]) -> int:
         fields = {**fields, "updated_at": time.time()}
         args: list[str] = []

@@ -122,9 +122,13 @@ class DramatiqAdapter:
             for member in due:
                 try:
                     message = Message.decode(member.encode())
-                except DecodeError:
-                    logger.error("dropping an undecodable wake-up: %.200s", member)
-                    self.store.ack_wakeup(member)
+                except DecodeError as exc:
+                    self.store.bury_wakeup(member, f"undecodable: {exc}")
+                    logger.error(
+                        "an undecodable wake-up went to %s: %.200s",
+                        self.store.keys.buried_wakeups,
+                        member,
+                    )
                     continue
                 with unavailable_on_error():
                     self.broker.enqueue(message)
