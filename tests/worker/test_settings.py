@@ -60,14 +60,35 @@ def test_the_cli_hands_the_built_in_jobs_their_api_settings(
 ) -> None:
     from jobrelay.job_engine.jobs.api import api_settings, configure_apis
     from jobrelay.worker import cli
+    from jobrelay.worker.config import WorkerConfig
 
     monkeypatch.setenv("JOBRELAY_BOOKING_API_URL", "http://from-env.test")
     monkeypatch.setenv("JOBRELAY_API_TIMEOUT_S", "4")
     try:
-        cli._configure_jobs()
+        cli._configure_jobs(WorkerConfig.from_env())
         assert (api_settings().booking_api_url, api_settings().timeout_s) == (
             "http://from-env.test",
             4.0,
         )
     finally:
         configure_apis(None)
+
+
+def test_the_worker_config_reads_every_part_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobrelay.worker.config import WorkerConfig
+
+    monkeypatch.setenv("WORKER_GRACE_PERIOD_S", "7")
+    monkeypatch.setenv("JOBRELAY_PREFIX", "cfg:")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "cfg-ns")
+    monkeypatch.setenv("JOBRELAY_JOB_MODULES", "cfg_jobs_a,cfg_jobs_b")
+    monkeypatch.setenv("JOBRELAY_BOOKING_API_URL", "http://cfg.test")
+
+    config = WorkerConfig.from_env()
+
+    assert config.worker.grace_period_s == 7
+    assert config.queue.prefix == "cfg:"
+    assert config.dispatcher.temporal_namespace == "cfg-ns"
+    assert list(config.jobs.job_modules) == ["cfg_jobs_a", "cfg_jobs_b"]
+    assert config.apis.booking_api_url == "http://cfg.test"

@@ -7,20 +7,19 @@ import os
 
 from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
 from jobrelay.engines.dramatiq.worker import WorkerStats, beat_and_maintain, drain, start_worker
-from jobrelay.job_engine import JobEngineSettings, discover_jobs
+from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
     JobStore,
-    QueueSettings,
     RedisUnavailable,
     WorkerRegistry,
     get_queue,
     redis_client,
 )
 
+from .config import WorkerConfig
 from .identity import worker_info
 from .periodic import Periodic
-from .settings import WorkerSettings
 from .signals import StopSignals
 
 logger = logging.getLogger("jobrelay.worker")
@@ -30,18 +29,14 @@ EXIT_FORCED = 1
 
 
 def serve_queue(
-    queue: str,
-    worker_id: str,
-    *,
-    settings: QueueSettings,
-    worker_settings: WorkerSettings,
-    parent_pid: int | None = None,
+    queue: str, worker_id: str, config: WorkerConfig, *, parent_pid: int | None = None
 ) -> int:
     """Serve ``queue`` until SIGTERM (or the parent's death); returns the exit code."""
+    settings, worker_settings = config.queue, config.worker
     signals = StopSignals(supervised=parent_pid is not None)
     spec = get_queue(queue)
     threads = worker_settings.threads_for(spec.name)
-    discover_jobs(JobEngineSettings().job_modules)
+    discover_jobs(config.jobs.job_modules)
     client = redis_client(settings)
     broker = make_broker(
         settings, client=client, heartbeat_timeout_ms=worker_settings.broker_heartbeat_timeout_ms

@@ -6,11 +6,14 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .settings import WorkerSettings, resolve_queues
+
+if TYPE_CHECKING:
+    from .config import WorkerConfig
 
 app = typer.Typer(
     help="jobrelay workers: Dramatiq per queue (run), Temporal fallback (temporal), check.",
@@ -32,11 +35,11 @@ def _setup_logging(settings: WorkerSettings) -> None:
     )
 
 
-def _configure_jobs() -> None:
-    """Give the built-in jobs their API settings, read here at the edge, not in the library."""
-    from jobrelay.job_engine.jobs.api import ApiSettings, configure_apis
+def _configure_jobs(config: WorkerConfig) -> None:
+    """Give the built-in jobs their API settings, read at the edge, not in the library."""
+    from jobrelay.job_engine.jobs.api import configure_apis
 
-    configure_apis(ApiSettings())
+    configure_apis(config.apis)
 
 
 @app.command()
@@ -48,35 +51,26 @@ def run(queue: QueueOption = None) -> None:
         from .metrics import prepare_multiprocess
 
         prepare_multiprocess()
-    from jobrelay.queue import QueueSettings
-
+    from .config import WorkerConfig
     from .dramatiq_processes import run_dramatiq
 
+    config = WorkerConfig.from_env(settings)
     _setup_logging(settings)
-    _configure_jobs()  # before the children fork: each starts configured
+    _configure_jobs(config)  # before the children fork: each starts configured
     names = [spec.name for spec in resolve_queues(queue)]
-    raise typer.Exit(run_dramatiq(names, settings=settings, queue_settings=QueueSettings()))
+    raise typer.Exit(run_dramatiq(names, config))
 
 
 @app.command()
 def temporal(queue: QueueOption = None) -> None:
     """Run Temporal workers for the fallback path; SIGTERM drains them."""
-    from jobrelay.dispatcher import DispatcherSettings
-    from jobrelay.queue import QueueSettings
-
+    from .config import WorkerConfig
     from .temporal_workers import serve_temporal
 
-    settings = WorkerSettings()
-    _setup_logging(settings)
-    _configure_jobs()
-    code = asyncio.run(
-        serve_temporal(
-            [spec.name for spec in resolve_queues(queue)],
-            settings=DispatcherSettings(),
-            queue_settings=QueueSettings(),
-            worker_settings=settings,
-        )
-    )
+    config = WorkerConfig.from_env()
+    _setup_logging(config.worker)
+    _configure_jobs(config)
+    code = asyncio.run(serve_temporal([spec.name for spec in resolve_queues(queue)], config))
     raise typer.Exit(code)
 
 
@@ -92,14 +86,10 @@ def check(
     ] = False,
 ) -> None:
     """Exit 0 when this host's worker is alive and reaches its engine, else 1."""
-    from jobrelay.dispatcher import DispatcherSettings
-    from jobrelay.queue import QueueSettings
-
+    from .config import WorkerConfig
     from .health import check_health
 
-    ok, why = check_health(
-        WorkerSettings(), QueueSettings(), DispatcherSettings(), process_only=process_only
-    )
+    ok, why = check_health(WorkerConfig.from_env(), process_only=process_only)
     typer.echo(why, err=not ok)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -117,20 +107,13 @@ def child(
     parent_pid: Annotated[int | None, typer.Option("--parent-pid")] = None,
 ) -> None:
     """One queue's worker process (started by ``run``)."""
-    from jobrelay.queue import QueueSettings
-
     from .child import serve_queue
+    from .config import WorkerConfig
 
-    settings = WorkerSettings()
-    _setup_logging(settings)
-    _configure_jobs()
-    code = serve_queue(
-        queue,
-        worker_id,
-        settings=QueueSettings(),
-        worker_settings=settings,
-        parent_pid=parent_pid,
-    )
+    config = WorkerConfig.from_env()
+    _setup_logging(config.worker)
+    _configure_jobs(config)
+    code = serve_queue(queue, worker_id, config, parent_pid=parent_pid)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -7,15 +7,13 @@ import os
 import sys
 from functools import partial
 
-from jobrelay.dispatcher import DispatcherSettings
-from jobrelay.job_engine import JobEngineSettings, discover_jobs
-from jobrelay.queue import QueueSettings
+from jobrelay.job_engine import discover_jobs
 
 from . import metrics
 from .child import serve_queue
+from .config import WorkerConfig
 from .procs import ChildProcess, can_fork, exec_child, fork_child
 from .reconcile import run_reconciler
-from .settings import WorkerSettings
 from .supervisor import Background, Supervisor
 
 
@@ -27,30 +25,19 @@ def child_argv(queue: str, worker_id: str) -> list[str]:
     ]  # fmt: skip
 
 
-def run_dramatiq(
-    queues: list[str],
-    *,
-    settings: WorkerSettings,
-    queue_settings: QueueSettings,
-) -> int:
+def run_dramatiq(queues: list[str], config: WorkerConfig) -> int:
     """Start, supervise and finally stop the workers of ``queues``; returns the exit code.
 
-    With ``settings.metrics_port``, call ``metrics.prepare_multiprocess`` first.
+    With ``config.worker.metrics_port``, call ``metrics.prepare_multiprocess`` first.
     """
+    settings, queue_settings = config.worker, config.queue
     # Imported before forking, so each child starts with every job loaded.
-    discover_jobs(JobEngineSettings().job_modules)
+    discover_jobs(config.jobs.job_modules)
 
     def launch(queue: str, worker_id: str, boot: bool) -> ChildProcess:
         if boot and can_fork():
             return fork_child(
-                partial(
-                    serve_queue,
-                    queue,
-                    worker_id,
-                    settings=queue_settings,
-                    worker_settings=settings,
-                    parent_pid=os.getpid(),
-                )
+                partial(serve_queue, queue, worker_id, config, parent_pid=os.getpid())
             )
         return exec_child(child_argv(queue, worker_id))
 
@@ -60,7 +47,7 @@ def run_dramatiq(
             partial(
                 run_reconciler,
                 queue_settings=queue_settings,
-                settings=DispatcherSettings(),
+                settings=config.dispatcher,
                 interval_s=settings.reconcile_interval_s,
             )
         )

@@ -8,21 +8,17 @@ import redis
 from jobrelay.dispatcher import DispatcherSettings
 from jobrelay.queue import Keys, QueueSettings, redis_client
 
-from .settings import WorkerSettings
+from .config import WorkerConfig
 from .status import WorkerStatus, pid_alive, read_statuses
 
 
-def check_health(
-    worker_settings: WorkerSettings,
-    queue_settings: QueueSettings,
-    dispatcher_settings: DispatcherSettings,
-    *,
-    process_only: bool = False,
-) -> tuple[bool, str]:
+def check_health(config: WorkerConfig, *, process_only: bool = False) -> tuple[bool, str]:
     """``(healthy, why)`` for every worker with a status file in the status directory.
 
     ``process_only`` asks only whether each worker process lives.
     """
+    worker_settings, queue_settings = config.worker, config.queue
+    dispatcher_settings = config.dispatcher
     statuses = read_statuses(worker_settings.status_dir)
     if not statuses:
         return False, f"no worker is running (no status file in {worker_settings.status_dir})"

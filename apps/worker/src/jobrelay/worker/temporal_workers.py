@@ -12,11 +12,9 @@ from datetime import timedelta
 from jobrelay.dispatcher import DispatcherSettings
 from jobrelay.engines.temporal import TemporalUnavailable, connect
 from jobrelay.engines.temporal.worker import make_worker
-from jobrelay.job_engine import JobEngineSettings
 from jobrelay.queue import (
     ENGINE_TEMPORAL,
     JobStore,
-    QueueSettings,
     RedisUnavailable,
     WorkerInfo,
     WorkerRegistry,
@@ -25,8 +23,8 @@ from jobrelay.queue import (
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from .config import WorkerConfig
 from .identity import new_worker_id, worker_info
-from .settings import WorkerSettings
 from .status import WorkerStatus, remove_status, write_status
 
 logger = logging.getLogger("jobrelay.worker")
@@ -80,18 +78,13 @@ async def _heartbeats(
         )
 
 
-async def serve_temporal(
-    queues: list[str],
-    *,
-    settings: DispatcherSettings,
-    queue_settings: QueueSettings,
-    worker_settings: WorkerSettings,
-) -> int:
+async def serve_temporal(queues: list[str], config: WorkerConfig) -> int:
     """Poll the task queues of ``queues`` until SIGTERM, then drain; returns the exit code.
 
     A first SIGTERM/SIGINT stops polling and waits up to the grace period for
     running steps; a second one exits at once (Temporal retries the steps).
     """
+    settings, queue_settings, worker_settings = config.dispatcher, config.queue, config.worker
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = 0
@@ -112,7 +105,7 @@ async def serve_temporal(
         return 0
     redis = redis_client(queue_settings)
     store = JobStore.from_settings(redis, queue_settings)
-    job_modules = JobEngineSettings().job_modules
+    job_modules = config.jobs.job_modules
     workers = [
         make_worker(
             client,
