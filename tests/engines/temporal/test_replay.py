@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from jobrelay.engines.temporal import TemporalAdapter
 from jobrelay.engines.temporal.worker import JobWorkflow, sandbox_restrictions
 from jobrelay.queue import JobStore, QueueSettings
 from temporal_adapter_support import StartWorker, engine_job, handle
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkipper
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+HISTORIES = Path(__file__).parent / "support" / "histories"
 
 
 async def test_finished_histories_replay_without_nondeterminism(
@@ -39,6 +44,13 @@ async def test_finished_histories_replay_without_nondeterminism(
     with pytest.raises(WorkflowFailureError):
         await handle(client, jobs[2].job_id).result()
 
+    for job in jobs:
+        history = await handle(client, job.job_id).fetch_history()
+        assert await _replay_failure(history) is None
+
+
+async def _replay_failure(history: WorkflowHistory) -> Exception | None:
+    """What replaying ``history`` with today's workflow code fails with, if anything."""
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
         replayer = Replayer(
@@ -48,12 +60,54 @@ async def test_finished_histories_replay_without_nondeterminism(
             workflow_failure_exception_types=[Exception],
             workflow_task_executor=executor,
         )
-        for job in jobs:
-            history = await handle(client, job.job_id).fetch_history()
-            result = await replayer.replay_workflow(history)
-            assert result.replay_failure is None
+        # A hang detector: a history the code no longer matches can leave the
+        # replay waiting for a local activity it will never schedule.
+        result = await asyncio.wait_for(
+            replayer.replay_workflow(history, raise_on_replay_failure=False), 60
+        )
+        return result.replay_failure
     finally:
         executor.shutdown()
+
+
+async def test_a_history_of_a_worker_that_claimed_in_a_local_activity_still_replays(
+    start_worker: StartWorker, queue_settings: QueueSettings, store: JobStore
+) -> None:
+    # Written by the worker before the claim rode on the first step (3d76b5b):
+    # a workflow in flight across that upgrade must go on with the old path.
+    await start_worker(queue_settings, store)  # registers the test jobs for the sandbox
+    path = HISTORIES / "three_steps_claim_activity.json"
+    history = WorkflowHistory.from_json("claim-activity-history", path.read_text())
+    markers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert len(markers) == 2, "the fixture should hold the claim and the finish local activities"
+
+    assert await _replay_failure(history) is None
+
+
+async def test_a_new_run_claims_with_its_first_step_not_in_a_round_of_its_own(
+    client: Client,
+    adapter: TemporalAdapter,
+    start_worker: StartWorker,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    probe: dict[str, str],
+) -> None:
+    await start_worker(queue_settings, store)
+    job = engine_job("trt.three_steps", probe)
+
+    await adapter.start(job)
+    await handle(client, job.job_id).result()
+
+    history = await handle(client, job.job_id).fetch_history()
+    local = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert len(local) == 1, "only the outcome is a local activity; the claim rides on step one"
+    assert store.owner(job.job_id) == "temporal"
+    assert await _replay_failure(history) is None
 
 
 async def test_a_worker_without_a_workflow_cache_replays_every_task_and_runs_steps_once(

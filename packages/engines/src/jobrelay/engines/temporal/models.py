@@ -75,6 +75,8 @@ class StepOutput(BaseModel):
     synced: bool
     """Whether ``update`` (and ``ensure``) reached Redis."""
     owner: str | None = None
+    finished: bool = False
+    """``ensure`` found the job finished by an earlier run: the step did not run."""
 
 
 class FinishInput(BaseModel):
@@ -93,6 +95,8 @@ class RecordInput(BaseModel):
 class RecordOutput(BaseModel):
     synced: bool
     owner: str | None = None
+    finished: bool = False
+    """``ensure`` found the job finished by an earlier run: nothing was written."""
 
 
 class WorkflowStatus(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -83,10 +84,7 @@ class JobActivities:
             return ClaimOutput(module=module, tracked=False)
         finished = False
         try:
-            started = await asyncio.to_thread(self._start, job, 1)
-            owner = started.owner
-            # A start after Temporal forgot an earlier, finished run must not run it again.
-            finished = owner == ENGINE_TEMPORAL and bool(started.state and started.state.finished)
+            owner, finished = _claimed(await asyncio.to_thread(self._start, job, 1))
         except RedisUnavailable as exc:
             logger.warning(
                 "job %s: Redis unavailable at claim, running anyway: %s", job.job_id, exc
@@ -98,14 +96,21 @@ class JobActivities:
     async def step(self, data: StepInput) -> StepOutput:
         """Run one step by ``module:qualname``; its result goes back as JSON."""
         info = activity.info()
-        synced, owner, cancel, done = False, None, False, None
+        synced, before = False, _BeforeStep()
         if self._store is not None:
             checked = await self._check_before_step(data, info.attempt)
             if checked is not None:
-                owner, cancel, done = checked
-                synced = True
-        if owner == ENGINE_DRAMATIQ:
-            return StepOutput(value="null", attempt=info.attempt, synced=synced, owner=owner)
+                before, synced = checked, True
+        owner, cancel, done = before.owner, before.cancel, before.done
+        if owner == ENGINE_DRAMATIQ or before.finished:
+            # Not this run's to do: the workflow stops on this answer.
+            return StepOutput(
+                value="null",
+                attempt=info.attempt,
+                synced=synced,
+                owner=owner,
+                finished=before.finished,
+            )
         if done is not None:
             # An earlier attempt ran the step and its worker died before Temporal
             # heard back: the result it left in Redis stands, the step is not rerun.
@@ -140,10 +145,8 @@ class JobActivities:
             ) from exc
         return StepOutput(value=encoded, attempt=info.attempt, synced=synced, owner=owner)
 
-    async def _check_before_step(
-        self, data: StepInput, attempt: int
-    ) -> tuple[str | None, bool, str | None] | None:
-        """Owner, cancel flag and kept result before a step; None when Redis does not answer.
+    async def _check_before_step(self, data: StepInput, attempt: int) -> _BeforeStep | None:
+        """What Redis says before a step (see :class:`_BeforeStep`); None when it does not answer.
 
         A first attempt runs without Redis (Temporal is the fallback for its
         outages). A retry waits up to :data:`RETRY_CHECK_WAIT_S` for Redis,
@@ -190,7 +193,7 @@ class JobActivities:
         if self._store is None:
             return RecordOutput(synced=False)
         try:
-            owner = await asyncio.to_thread(self._record, data)
+            owner, finished = await asyncio.to_thread(self._record, data)
         except RedisUnavailable as exc:
             if data.finish is not None:
                 # Retried a few times by the workflow's policy: the outcome matters most.
@@ -198,32 +201,33 @@ class JobActivities:
                     f"Redis unavailable: {exc}", type="RedisUnavailable"
                 ) from exc
             return RecordOutput(synced=False)
-        return RecordOutput(synced=True, owner=owner)
+        return RecordOutput(synced=True, owner=owner, finished=finished)
 
-    def _before_step(self, data: StepInput, attempt: int) -> tuple[str | None, bool, str | None]:
-        """Owner, cancel flag and the step's kept result (if an earlier attempt left one)."""
+    def _before_step(self, data: StepInput, attempt: int) -> _BeforeStep:
+        """Claim if asked (``ensure``), write pending fields, read cancel flag and kept result."""
         store = self._store
         assert store is not None
         owner = None
         if data.ensure is not None:
-            owner = self._start(data.ensure, max(attempt, data.attempts)).owner
-            if owner == ENGINE_DRAMATIQ:
-                return owner, False, None
+            owner, finished = _claimed(self._start(data.ensure, max(attempt, data.attempts)))
+            if owner == ENGINE_DRAMATIQ or finished:
+                return _BeforeStep(owner=owner, finished=finished)
         update = data.update or RecordUpdate()
         if attempt > data.attempts:
             update = update.merge(RecordUpdate(attempts=attempt))
         self._apply(data.job_id, update)
         done = store.load_step(data.job_id, data.step_id) if attempt > 1 else None
-        return owner, store.cancel_requested(data.job_id), done
+        return _BeforeStep(owner=owner, cancel=store.cancel_requested(data.job_id), done=done)
 
-    def _record(self, data: RecordInput) -> str | None:
+    def _record(self, data: RecordInput) -> tuple[str | None, bool]:
+        """Claim if asked (``ensure``), then write; ``(owner, finished by an earlier run)``."""
         store = self._store
         assert store is not None
         owner = None
         if data.ensure is not None:
-            owner = self._start(data.ensure, 1).owner
-            if owner == ENGINE_DRAMATIQ:
-                return owner
+            owner, finished = _claimed(self._start(data.ensure, 1))
+            if owner == ENGINE_DRAMATIQ or finished:
+                return owner, finished
         if data.update is not None:
             self._apply(data.job_id, data.update)
         if data.finish is not None:
@@ -231,7 +235,7 @@ class JobActivities:
             store.finish(
                 data.job_id, JobState(finish.state), result=finish.result, error=finish.error
             )
-        return owner
+        return owner, False
 
     def _start(self, job: EngineJob, attempt: int) -> ClaimedStart:
         """Claim ``temporal`` and start ``attempt``, creating the record if it has none."""
@@ -253,3 +257,25 @@ class JobActivities:
             fields["wake_at"] = None  # awake again
         if fields:
             self._store.update(job_id, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class _BeforeStep:
+    """What Redis said before a step."""
+
+    owner: str | None = None
+    """The job's owner after the claim (None when no claim was asked for)."""
+    finished: bool = False
+    """An earlier run of this engine finished the job: nothing more to run."""
+    cancel: bool = False
+    done: str | None = None
+    """The step's result kept by an earlier attempt (JSON), if any."""
+
+
+def _claimed(started: ClaimedStart) -> tuple[str | None, bool]:
+    """The owner after a claim, and whether an earlier Temporal run already finished the job.
+
+    A start after Temporal forgot an earlier, finished run must not run it again.
+    """
+    finished = started.owner == ENGINE_TEMPORAL and bool(started.state and started.state.finished)
+    return started.owner, finished

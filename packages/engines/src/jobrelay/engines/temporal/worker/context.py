@@ -92,7 +92,9 @@ class WorkflowJobContext(BaseJobContext):
             if translated is exc:
                 raise
             raise translated from exc
-        self._recorder.delivered(synced=out.synced, owner=out.owner, sent=update)
+        self._recorder.delivered(
+            synced=out.synced, owner=out.owner, sent=update, finished=out.finished
+        )
         self._attempt = out.attempt
         self._recorder.note(RecordUpdate(attempts=out.attempt))
         return TypeAdapter(step_result_type(fn)).validate_json(out.value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from jobrelay.queue import ENGINE_DRAMATIQ, JobState
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobState
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError, is_cancelled_exception
@@ -35,11 +35,15 @@ RECORD_RETRY = RetryPolicy(
 
 
 class DuplicateRun(Exception):
-    """Raised when Redis came back and says another engine owns the job."""
+    """Raised when Redis says this run must not go on: another engine owns the job,
+    or an earlier run of this engine finished it (``finished``)."""
 
-    def __init__(self, owner: str) -> None:
-        super().__init__(f"job is owned by {owner}")
+    def __init__(self, owner: str, *, finished: bool = False) -> None:
+        super().__init__(
+            f"job already finished on {owner}" if finished else f"job is owned by {owner}"
+        )
         self.owner = owner
+        self.finished = finished
 
 
 class Recorder:
@@ -84,10 +88,19 @@ class Recorder:
         update = self.pending if self.pending.model_dump(exclude_none=True) else None
         return update, (None if self.recorded else self.job)
 
-    def delivered(self, *, synced: bool, owner: str | None, sent: RecordUpdate | None) -> None:
-        """An activity reported back; raises :class:`DuplicateRun` if Dramatiq owns the job."""
+    def delivered(
+        self,
+        *,
+        synced: bool,
+        owner: str | None,
+        sent: RecordUpdate | None,
+        finished: bool = False,
+    ) -> None:
+        """An activity reported back; raises :class:`DuplicateRun` if this run must stop."""
         if owner == ENGINE_DRAMATIQ:
             raise DuplicateRun(owner)
+        if finished:
+            raise DuplicateRun(ENGINE_TEMPORAL, finished=True)
         if not synced:
             return
         self.recorded = True
@@ -102,7 +115,7 @@ class Recorder:
             return
         out = await self._record(RecordInput(job_id=self.job.job_id, update=update, ensure=ensure))
         if out is not None:
-            self.delivered(synced=out.synced, owner=out.owner, sent=update)
+            self.delivered(synced=out.synced, owner=out.owner, sent=update, finished=out.finished)
 
     async def finish(self, finish: FinishInput) -> None:
         """Write the outcome to Redis once; a Redis still down after a few tries is let go."""

@@ -48,6 +48,10 @@ CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_
 CLAIM_WAIT_FIRST = timedelta(seconds=1)
 CLAIM_WAIT_MAX = timedelta(seconds=15)
 
+# Workflows started since the claim rides on the first activity: older histories
+# replay with the claim as a local activity of its own.
+CLAIM_WITH_FIRST_ACTIVITY = "jobrelay-claim-with-first-activity"
+
 # Every job this run may need, imported now, while the sandbox loads this module.
 _SANDBOX_JOBS = load_sandbox_jobs()
 
@@ -66,6 +70,20 @@ class JobWorkflow:
             return WorkflowStatus(state="queued")
         return self._recorder.status()
 
+    async def _claim_before_running(self, job: EngineJob) -> ClaimOutput:
+        """The claim as a round of its own: replayed histories of older runs, and jobs
+        that must be claimed before anything runs (``claim_first``)."""
+        claim = await self._claim(job)
+        wait = CLAIM_WAIT_FIRST
+        while job.claim_first and claim.tracked and claim.owner is None:
+            # Redis may hold this job too, and a Dramatiq worker may take it
+            # once Redis is back: run nothing until the claim says whose it is.
+            # A timer holds no worker slot, however long Redis stays away.
+            await workflow.sleep(wait, summary="wait for the owner claim")
+            wait = min(wait * 2, CLAIM_WAIT_MAX)
+            claim = await self._claim(job)
+        return claim
+
     async def _claim(self, job: EngineJob) -> ClaimOutput:
         # A local activity: it runs in this worker within the current workflow
         # task, so claiming costs no extra round of tasks through the server.
@@ -82,33 +100,36 @@ class JobWorkflow:
     @workflow.run
     async def run(self, job: EngineJob) -> JobOutcome:
         """Run job ``job.name`` once, unless Dramatiq already owns it."""
-        claim = await self._claim(job)
-        wait = CLAIM_WAIT_FIRST
-        while job.claim_first and claim.tracked and claim.owner is None:
-            # Redis may hold this job too, and a Dramatiq worker may take it
-            # once Redis is back: run nothing until the claim says whose it is.
-            # A timer holds no worker slot, however long Redis stays away.
-            await workflow.sleep(wait, summary="wait for the owner claim")
-            wait = min(wait * 2, CLAIM_WAIT_MAX)
-            claim = await self._claim(job)
-        if claim.owner == ENGINE_DRAMATIQ:
-            workflow.logger.info("job %s is owned by dramatiq: nothing to do", job.job_id)
-            return JobOutcome(duplicate_of=claim.owner, attempts=0)
-        if claim.finished:
-            workflow.logger.info("job %s already finished in an earlier run", job.job_id)
-            return JobOutcome(duplicate_of=ENGINE_TEMPORAL, attempts=0)
-        recorder = Recorder(job, tracked=claim.tracked, recorded=claim.owner == ENGINE_TEMPORAL)
+        if not job.claim_first and workflow.patched(CLAIM_WITH_FIRST_ACTIVITY):
+            # The first activity that reaches Redis claims the job (``ensure``)
+            # before it runs anything: no round of its own for the claim.
+            recorder = Recorder(job, tracked=True, recorded=False)
+            module = _module_of(job.name)
+        else:
+            claim = await self._claim_before_running(job)
+            if claim.owner == ENGINE_DRAMATIQ:
+                workflow.logger.info("job %s is owned by dramatiq: nothing to do", job.job_id)
+                return JobOutcome(duplicate_of=claim.owner, attempts=0)
+            if claim.finished:
+                workflow.logger.info("job %s already finished in an earlier run", job.job_id)
+                return JobOutcome(duplicate_of=ENGINE_TEMPORAL, attempts=0)
+            recorded = claim.owner == ENGINE_TEMPORAL
+            recorder = Recorder(job, tracked=claim.tracked, recorded=recorded)
+            module = claim.module
         self._recorder = recorder
         definition: JobDefinition | None = None
         ctx: WorkflowJobContext | None = None
         try:
-            definition = _definition(job.name, claim.module)
+            definition = _definition(job.name, module)
             ctx = WorkflowJobContext(definition, recorder)
             result = await execute(definition, ctx, job.payload)
         except DuplicateRun as dup:
             workflow.logger.warning("job %s: %s; stopping this run", job.job_id, dup)
-            recorder.state = JobState.CANCELLED
-            return JobOutcome(duplicate_of=dup.owner, attempts=recorder.attempts)
+            if not dup.finished:
+                recorder.state = JobState.CANCELLED
+            return JobOutcome(
+                duplicate_of=dup.owner, attempts=0 if dup.finished else recorder.attempts
+            )
         except (JobCancelled, asyncio.CancelledError) as exc:
             error = f"cancelled: {exc}" if str(exc) else "cancelled"
             await recorder.finish(FinishInput(state=JobState.CANCELLED, error=error))
@@ -129,6 +150,14 @@ class JobWorkflow:
             ) from exc
         await recorder.finish(FinishInput(state=JobState.SUCCEEDED, result=result))
         return JobOutcome(result=result, attempts=recorder.attempts)
+
+
+def _module_of(name: str) -> str | None:
+    """The module defining job ``name`` in this worker (outside the sandbox), for errors."""
+    try:
+        return get_job(name).func.__module__
+    except UnknownJob:
+        return None
 
 
 def _definition(name: str, module: str | None) -> JobDefinition:
