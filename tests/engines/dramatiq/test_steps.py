@@ -1,16 +1,29 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import dramatiq
 import pytest
+from jobrelay.devservers import RedisServer
 from jobrelay.engines import EngineJob
 from jobrelay.engines.dramatiq import DramatiqAdapter
+from jobrelay.engines.dramatiq.worker import DramatiqContext
 from jobrelay.job_engine import SUCCESS_HOOK_STEP
-from jobrelay.queue import JobState, JobStore
+from jobrelay.queue import (
+    JobRecord,
+    JobState,
+    JobStore,
+    QueueSettings,
+    RedisUnavailable,
+    redis_client,
+)
 from store_peek import load_steps
 
 
@@ -149,3 +162,35 @@ def test_a_second_delivery_waits_for_the_step_another_delivery_is_running(
 
     assert counts(job_id) == ran
     assert record.attempts == 1
+
+
+async def _one() -> int:
+    return 1
+
+
+async def test_a_step_waiting_for_redis_leaves_the_event_loop_to_the_other_jobs(
+    own_redis: RedisServer, prefix: str
+) -> None:
+    # Every async job of a worker runs on Dramatiq's one event loop: a Redis
+    # call made on it would stop them all until its timeout.
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    store = JobStore.from_settings(redis_client(settings), settings)
+    assert store.create(JobRecord(job_id="loop-1", name="dtest.quick", queue="default"))
+    ctx = DramatiqContext("loop-1", 1, store=store, memo={}, clock=time.time, sleep_threshold_s=1.0)
+    ticks = 0
+
+    async def other_job() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    other = asyncio.ensure_future(other_job())
+    os.kill(own_redis.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(RedisUnavailable):
+            await ctx.run("one", _one)  # the step's lookup waits out the read timeout
+        assert ticks > 0, "the event loop stood still while the step waited for Redis"
+    finally:
+        os.kill(own_redis.pid, signal.SIGCONT)
+        other.cancel()

@@ -9,6 +9,8 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +63,12 @@ STEP_LEASE_S = 30.0
 _held: dict[tuple[int, str, str], tuple[JobStore, str]] = {}
 _held_lock = threading.Lock()
 
+# One thread writes every progress report of the process, in the order given:
+# a job's reports never overtake each other, and the job never waits for them.
+_progress_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobrelay-progress")
+# Progress is informative: past this, an outcome does not wait for its reports.
+_PROGRESS_WAIT_S = 5.0
+
 
 def release_held_leases() -> int:
     """Free every step lease this process holds (best effort); how many were freed.
@@ -111,9 +119,12 @@ class DramatiqContext(BaseJobContext):
     The step memo is read once when the attempt starts; each finished step
     is written to it before its result is returned, so a retry or a
     redelivery never runs a finished step again. A sync step's result is
-    written in the step's own thread as it returns; the other Redis calls
-    are made on the event loop, each one short round trip with a read
-    timeout (issue 10 moves them to async I/O).
+    written in the step's own thread as it returns.
+
+    Every async job of a worker process runs on Dramatiq's one event loop,
+    so no Redis call is made on it: each goes to a thread (``to_thread``),
+    and a slow or absent Redis delays only the job that waits for it.
+    Progress reports go to one writer thread, in order, without waiting.
     """
 
     def __init__(
@@ -132,12 +143,29 @@ class DramatiqContext(BaseJobContext):
         self._memo = memo
         self._clock = clock
         self._sleep_threshold_s = sleep_threshold_s
+        self._cancel_seen = False
+        self._progress_sent: Future[None] | None = None
 
     @property
     def cancelled(self) -> bool:
-        return self._store.cancel_requested(self.job_id)
+        """Whether a cancel was asked for, as of the last step or sleep (as on Temporal)."""
+        return self._cancel_seen
 
     def progress(self, percent: int, message: str = "") -> None:
+        self._progress_sent = _progress_writer.submit(self._write_progress, percent, message)
+
+    def wait_for_progress(self, timeout_s: float = _PROGRESS_WAIT_S) -> None:
+        """Block until this attempt's progress reports are written (or ``timeout_s`` passed).
+
+        Called from a worker thread, never the loop, before the outcome is
+        written: the outcome must not overtake the job's last report.
+        """
+        sent = self._progress_sent
+        if sent is not None:
+            with contextlib.suppress(FutureTimeout):
+                sent.result(timeout=timeout_s)
+
+    def _write_progress(self, percent: int, message: str) -> None:
         try:
             self._store.set_progress(self.job_id, percent, message)
         except RedisUnavailable:
@@ -155,13 +183,16 @@ class DramatiqContext(BaseJobContext):
         # live one) may have finished the step, or be running it, since this
         # attempt read the memo: look again and take the step's lease, in the
         # round trip the cancel check costs anyway.
-        take = self._store.take_step(self.job_id, step_id, self._delivery, STEP_LEASE_S)
+        take = await asyncio.to_thread(
+            self._store.take_step, self.job_id, step_id, self._delivery, STEP_LEASE_S
+        )
+        self._cancel_seen = self._cancel_seen or take.cancel_requested
         if take.stored is not None:
             self._memo[step_id] = take.stored
             return loads(take.stored, result_type)
         if take.cancel_requested and step_id not in _HOOK_STEPS:
             if take.leased:
-                self._drop_lease(step_id)
+                await self._drop_lease(step_id)
             raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")
         if not take.leased:
             raise StepBusy(step_id, _BUSY_RETRY_MS)
@@ -171,7 +202,7 @@ class DramatiqContext(BaseJobContext):
         try:
             stored = await self._call(step_id, fn, args)
         except BaseException:
-            self._drop_lease(step_id)  # a retry may run the step at once
+            await self._drop_lease(step_id)  # a retry may run the step at once
             raise
         finally:
             with _held_lock:
@@ -198,9 +229,11 @@ class DramatiqContext(BaseJobContext):
             raise PermanentError(f"step {step_id!r} returned a non-JSON value: {exc}") from exc
         return stored
 
-    def _drop_lease(self, step_id: str) -> None:
+    async def _drop_lease(self, step_id: str) -> None:
         with contextlib.suppress(RedisUnavailable):  # it expires on its own
-            self._store.drop_step_lease(self.job_id, step_id, self._delivery)
+            await asyncio.to_thread(
+                self._store.drop_step_lease, self.job_id, step_id, self._delivery
+            )
 
     def _call_and_save(
         self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]
@@ -220,15 +253,17 @@ class DramatiqContext(BaseJobContext):
     async def _save_finished(self, step_id: str, result: Any) -> str:
         async for attempt in AsyncRetrying(**_SAVE_RETRY):
             with attempt:
-                return self._store.save_step(self.job_id, step_id, result)
+                return await asyncio.to_thread(self._store.save_step, self.job_id, step_id, result)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _sleep(self, step_id: str, seconds: float | None, until: datetime | None) -> None:
-        self._check_cancel(step_id)
+        await self._check_cancel(step_id)
         stored = self._memo.get(step_id)
         if stored is None:
             wake_at = until.timestamp() if until is not None else self._clock() + (seconds or 0.0)
-            self._memo[step_id] = self._store.save_step(self.job_id, step_id, wake_at)
+            self._memo[step_id] = await asyncio.to_thread(
+                self._store.save_step, self.job_id, step_id, wake_at
+            )
         else:
             wake_at = float(loads(stored))
         remaining = wake_at - self._clock()
@@ -239,6 +274,7 @@ class DramatiqContext(BaseJobContext):
             return
         raise SleepParked(step_id, wake_at)
 
-    def _check_cancel(self, step_id: str) -> None:
-        if self._store.cancel_requested(self.job_id):
+    async def _check_cancel(self, step_id: str) -> None:
+        if await asyncio.to_thread(self._store.cancel_requested, self.job_id):
+            self._cancel_seen = True
             raise JobCancelled(f"job {self.job_id} cancelled before {step_id!r}")

@@ -154,7 +154,7 @@ class JobRunner:
             sleep_threshold_s=self._sleep_threshold_s,
         )
         try:
-            result = _on_loop(execute(definition, ctx, payload))
+            result = _execute(definition, ctx, payload)
         except SleepParked as parked:
             # Ends the attempt (the message is acked) without costing a retry:
             # the parked copy keeps its retry count and comes back when due.
@@ -251,9 +251,21 @@ class JobRunner:
 
     def _failure_hook(self, definition: JobDefinition, ctx: DramatiqContext, error: str) -> None:
         try:
-            _on_loop(run_failure_hook(definition, ctx, error))
+            try:
+                _on_loop(run_failure_hook(definition, ctx, error))
+            finally:
+                ctx.wait_for_progress()
         except Exception:
             logger.exception("on_failure hook of job %s failed", ctx.job_id)
+
+
+def _execute(definition: JobDefinition, ctx: DramatiqContext, payload: Any) -> Any:
+    """Run the job body on the loop; its progress reports are written when this returns."""
+    try:
+        return _on_loop(execute(definition, ctx, payload))
+    finally:
+        # The outcome written next must not overtake the job's last report.
+        ctx.wait_for_progress()
 
 
 def _on_loop(coro: Awaitable[T]) -> T:
