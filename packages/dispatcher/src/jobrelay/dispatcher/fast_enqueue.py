@@ -18,7 +18,7 @@ from typing import Any
 import dramatiq
 from jobrelay.engines import EngineJob
 from jobrelay.engines.dramatiq import DramatiqAdapter, DramatiqKeys, actor_name
-from jobrelay.engines.dramatiq.messages import message_options
+from jobrelay.engines.dramatiq.messages import message_args, message_options
 from jobrelay.job_engine import get_job
 from jobrelay.queue import get_queue
 
@@ -66,7 +66,7 @@ class DramatiqMessages:
             data = dramatiq.Message(
                 queue_name=job.queue,
                 actor_name=actor_name(job.queue),
-                args=(job.job_id, job.name, job.payload),
+                args=message_args(job),
                 kwargs={},
                 options=options,
                 message_id=message_id,

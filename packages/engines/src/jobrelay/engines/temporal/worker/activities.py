@@ -12,8 +12,6 @@ from typing import Any
 from jobrelay.job_engine import (
     JobDefinitionError,
     PermanentError,
-    UnknownJob,
-    get_job,
     resolve_step,
 )
 from jobrelay.queue import (
@@ -47,6 +45,7 @@ from ..models import (
     StepInput,
     StepOutput,
 )
+from .sandbox import job_module
 from .step_call import call_with_heartbeat, coerce_args
 
 logger = logging.getLogger(__name__)
@@ -76,10 +75,7 @@ class JobActivities:
     async def claim(self, data: ClaimInput) -> ClaimOutput:
         """Find the job's module; create its record if absent and claim ``temporal``."""
         job = data.job
-        try:
-            module: str | None = get_job(job.name).func.__module__
-        except UnknownJob:
-            module = None  # the workflow fails the job, naming the jobs it knows
+        module = job_module(job.name)  # None: the workflow fails it, naming the jobs it knows
         if self._store is None:
             return ClaimOutput(module=module, tracked=False)
         finished = False

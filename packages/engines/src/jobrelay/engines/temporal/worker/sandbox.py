@@ -145,12 +145,19 @@ def _modules_for(det: WorkflowInstanceDetails) -> tuple[str, ...] | None:
         return None
     try:
         name = det.payload_converter_factory().from_payload(payload, str)
-        module = get_job(name).func.__module__
-    except UnknownJob:
-        return ()  # the workflow fails naming the jobs this worker knows
     except Exception:
         return None  # an unreadable memo: load everything rather than guess
+    module = job_module(name)
+    # No module: the workflow fails naming the jobs this worker knows.
     return (module,) if module in _job_modules else ()
+
+
+def job_module(name: str) -> str | None:
+    """The module defining job ``name`` in this worker's registry; None for an unknown job."""
+    try:
+        return get_job(name).func.__module__
+    except UnknownJob:
+        return None
 
 
 @contextmanager

@@ -40,7 +40,7 @@ from ..models import (
 )
 from .context import WorkflowJobContext
 from .recorder import DuplicateRun, Recorder
-from .sandbox import load_sandbox_jobs
+from .sandbox import job_module, load_sandbox_jobs
 
 CLAIM_TIMEOUT = timedelta(seconds=10)
 CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=5)
@@ -104,7 +104,7 @@ class JobWorkflow:
             # The first activity that reaches Redis claims the job (``ensure``)
             # before it runs anything: no round of its own for the claim.
             recorder = Recorder(job, tracked=True, recorded=False)
-            module = _module_of(job.name)
+            module = job_module(job.name)
         else:
             claim = await self._claim_before_running(job)
             if claim.owner == ENGINE_DRAMATIQ:
@@ -150,14 +150,6 @@ class JobWorkflow:
             ) from exc
         await recorder.finish(FinishInput(state=JobState.SUCCEEDED, result=result))
         return JobOutcome(result=result, attempts=recorder.attempts)
-
-
-def _module_of(name: str) -> str | None:
-    """The module defining job ``name`` in this worker (outside the sandbox), for errors."""
-    try:
-        return get_job(name).func.__module__
-    except UnknownJob:
-        return None
 
 
 def _definition(name: str, module: str | None) -> JobDefinition:
