@@ -95,7 +95,7 @@ class JobRecord(BaseModel):
 
 
 def new_record_fields(
-    job_id: str, name: str, queue: str, *, engine: str, reason: str, now: float | None = None
+    job_id: str, name: str, queue: str, *, engine: str, reason: str
 ) -> dict[str, str]:
     """The ``job:{id}`` hash of a new, queued job but its payload: a :class:`JobRecord`'s fields.
 
@@ -104,7 +104,7 @@ def new_record_fields(
     (attempts, progress, message, result...) read as their defaults in
     :meth:`JobRecord.from_hash`.
     """
-    stamp = repr(time.time() if now is None else now)
+    stamp = repr(time.time())
     return {
         "job_id": job_id,
         "name": name,

@@ -97,7 +97,7 @@ class JobActivities:
             checked = await self._check_before_step(data, info.attempt)
             if checked is not None:
                 before, synced = checked, True
-        owner, cancel, done = before.owner, before.cancel, before.done
+        owner = before.owner
         if owner == ENGINE_DRAMATIQ or before.finished:
             # Not this run's to do: the workflow stops on this answer.
             return StepOutput(
@@ -107,11 +107,11 @@ class JobActivities:
                 owner=owner,
                 finished=before.finished,
             )
-        if done is not None:
+        if before.done is not None:
             # An earlier attempt ran the step and its worker died before Temporal
             # heard back: the result it left in Redis stands, the step is not rerun.
-            return StepOutput(value=done, attempt=info.attempt, synced=synced, owner=owner)
-        if cancel:
+            return StepOutput(value=before.done, attempt=info.attempt, synced=synced, owner=owner)
+        if before.cancel:
             raise ApplicationError(
                 f"job {data.job_id} cancelled before step {data.step_id!r}",
                 type=CANCELLED_ERROR,
