@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_futures
 from datetime import datetime
 from typing import Any
 
@@ -162,8 +162,9 @@ class DramatiqContext(BaseJobContext):
         """
         sent = self._progress_sent
         if sent is not None:
-            with contextlib.suppress(FutureTimeout):
-                sent.result(timeout=timeout_s)
+            # Waits without raising: a report's failure is logged by the
+            # writer and must not take the place of the job's outcome.
+            wait_futures([sent], timeout=timeout_s)
 
     def _write_progress(self, percent: int, message: str) -> None:
         try:
@@ -172,6 +173,8 @@ class DramatiqContext(BaseJobContext):
             # Progress is informative: losing one report must not fail the job.
             # A Redis that stays down fails the next step's memo write instead.
             logger.warning("could not record progress of job %s", self.job_id)
+        except Exception:
+            logger.exception("could not record progress of job %s", self.job_id)
 
     async def _run_step(self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         step_ref(fn)  # the same module-level rule as on Temporal, so a job runs on both

@@ -251,12 +251,11 @@ class JobRunner:
 
     def _failure_hook(self, definition: JobDefinition, ctx: DramatiqContext, error: str) -> None:
         try:
-            try:
-                _on_loop(run_failure_hook(definition, ctx, error))
-            finally:
-                ctx.wait_for_progress()
+            _on_loop(run_failure_hook(definition, ctx, error))
         except Exception:
             logger.exception("on_failure hook of job %s failed", ctx.job_id)
+        finally:
+            ctx.wait_for_progress()
 
 
 def _execute(definition: JobDefinition, ctx: DramatiqContext, payload: Any) -> Any:
