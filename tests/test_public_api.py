@@ -17,6 +17,8 @@ REQUIRED = {
         "WorkerRegistry",
         "redis_client",
         "QueueSettings",
+        "AsyncRedis",
+        "RedisCall",
     },
     "jobrelay.job_engine": {
         "job",

@@ -28,8 +28,10 @@ from jobrelay.engines.temporal import JobOutcome, TemporalAdapter, connect
 from jobrelay.engines.temporal.worker import make_worker
 from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import (
+    AsyncRedis,
     JobStore,
     QueueSettings,
+    RedisCall,
     RedisHealth,
     RedisUnavailable,
     WorkerInfo,
@@ -94,6 +96,38 @@ def heartbeat(registry: WorkerRegistry) -> Callable[..., str]:
         return worker_id
 
     return beat
+
+
+@pytest.fixture
+def count_redis_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[None]]:
+    """Counts the Redis calls made to a client's server from now on, one entry each,
+    answered or not: the round trips of its ``AsyncRedis`` (a dispatcher's, from the
+    event loop) and each connection taken from its blocking pool (commands,
+    scripts, pipelines); with ``this_thread_only``, blocking calls of other threads
+    are left out."""
+
+    def count(client: redis.Redis, *, this_thread_only: bool = False) -> list[None]:
+        calls: list[None] = []
+        pool = client.connection_pool
+        get_connection = pool.get_connection
+        aio = AsyncRedis.for_client(client)
+        run = aio.run
+        here = threading.get_ident()
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            if not this_thread_only or threading.get_ident() == here:
+                calls.append(None)
+            return get_connection(*args, **kwargs)
+
+        async def counted_run(call: RedisCall[Any]) -> Any:
+            calls.append(None)
+            return await run(call)
+
+        monkeypatch.setattr(pool, "get_connection", counted)
+        monkeypatch.setattr(aio, "run", counted_run)
+        return calls
+
+    return count
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from jobrelay.devservers import RedisServer
 from jobrelay.dispatcher import DispatchReceipt, Reason
 from jobrelay.queue import BreakerState, CircuitBreaker, QueueSettings, RedisHealth
@@ -41,7 +39,7 @@ async def test_breaker_skips_a_frozen_redis_then_brings_traffic_back(
     frozen_redis: RedisServer,
     prefix: str,
     runs: Callable[[str], list[str]],
-    monkeypatch: pytest.MonkeyPatch,
+    count_redis_calls: Callable[..., list[None]],
 ) -> None:
     settings = QueueSettings(redis_url=frozen_redis.url, prefix=prefix)
     stack = make_stack(settings)
@@ -58,7 +56,9 @@ async def test_breaker_skips_a_frozen_redis_then_brings_traffic_back(
             clock=clock,
         ),
     )
-    calls = _count_redis_calls(stack.client, monkeypatch)
+    # The in-process Dramatiq worker and heartbeat share the client from threads
+    # of their own: only this thread's calls count.
+    calls = count_redis_calls(stack.client, this_thread_only=True)
     stack.start_dramatiq()
     dispatcher = stack.dispatcher(health=health)
     assert (await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}w")).engine == "dramatiq"
@@ -129,21 +129,3 @@ class _Clock:
 
     def __call__(self) -> float:
         return time.monotonic() + self.skew
-
-
-def _count_redis_calls(client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> list[None]:
-    """The Redis calls this thread (the dispatcher's, on the event loop) makes through
-    ``client``, one entry each, answered or not. The in-process Dramatiq worker and
-    heartbeat share the connection pool from threads of their own: not counted."""
-    calls: list[None] = []
-    pool = client.connection_pool
-    get_connection = pool.get_connection
-    here = threading.get_ident()
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        if threading.get_ident() == here:
-            calls.append(None)
-        return get_connection(*args, **kwargs)
-
-    monkeypatch.setattr(pool, "get_connection", counted)
-    return calls

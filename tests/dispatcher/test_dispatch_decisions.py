@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-import redis
-from jobrelay.devservers import free_port
+from jobrelay.devservers import RedisServer, free_port
 from jobrelay.dispatcher import (
     Dispatcher,
     DispatcherSettings,
@@ -29,6 +29,7 @@ from jobrelay.queue import (
     JobStore,
     QueueSettings,
     RedisHealth,
+    WorkerInfo,
     WorkerRegistry,
     redis_client,
 )
@@ -137,11 +138,13 @@ async def test_enqueue_raising_goes_to_temporal_and_claims(
 
 
 async def test_dead_redis_goes_straight_to_temporal(
-    testjobs: object, dsettings: DispatcherSettings, monkeypatch: pytest.MonkeyPatch
+    testjobs: object,
+    dsettings: DispatcherSettings,
+    count_redis_calls: Callable[..., list[None]],
 ) -> None:
     dead = QueueSettings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     client = redis_client(dead)
-    calls = _count_redis_calls(client, monkeypatch)
+    calls = count_redis_calls(client)
     dramatiq, temporal = MemoryDramatiq(), MemoryTemporal()
     health = RedisHealth.from_settings(client, dead)
     dispatcher = Dispatcher(
@@ -164,6 +167,54 @@ async def test_dead_redis_goes_straight_to_temporal(
     # With the breaker open the next dispatch asks Redis nothing at all.
     await dispatcher.dispatch("dsp.ping", {}, job_id="r2")
     assert len(calls) == 1
+
+
+async def test_a_frozen_redis_does_not_block_the_callers_event_loop(
+    testjobs: object, dsettings: DispatcherSettings, prefix: str
+) -> None:
+    server = RedisServer().start()
+    try:
+        settings = QueueSettings(redis_url=server.url, prefix=prefix, read_timeout_ms=1000)
+        client = redis_client(settings)
+        registry = WorkerRegistry.from_settings(client, settings)
+        # Health and live workers stay cached: the record's write meets the freeze.
+        dispatcher = Dispatcher(
+            dsettings,
+            store=JobStore.from_settings(client, settings),
+            health=RedisHealth(client, cache_s=60),
+            workers=LiveWorkers(registry, cache_s=60),
+            dramatiq=MemoryDramatiq(),
+            temporal=MemoryTemporal(),
+        )
+        _beat(registry)
+        assert (await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}w")).engine == "dramatiq"
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        os.kill(server.pid, signal.SIGSTOP)  # answers nothing until its read timeout
+        try:
+            receipt = await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}f")
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+            ticker.cancel()
+        assert (receipt.engine, receipt.reason) == ("temporal", Reason.REDIS_UNAVAILABLE)
+        # Other coroutines ran while the dispatch waited on Redis; a blocking
+        # Redis call holds the loop for the whole timeout, and none would have.
+        assert ticks > 0
+    finally:
+        server.stop()
+
+
+def _beat(registry: WorkerRegistry) -> None:
+    registry.heartbeat(
+        WorkerInfo(worker_id="w", host="h", pid=0, queues=["default"], started_at=time.time())
+    )
 
 
 async def test_same_job_id_twice_is_deduplicated(
@@ -352,18 +403,3 @@ async def test_concurrent_dispatches_of_one_id_start_one_workflow(
     )
     assert sum(not r.deduplicated for r in receipts) == 1
     assert mem_temporal.start_calls == 1
-
-
-def _count_redis_calls(client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> list[None]:
-    """Every Redis call through ``client`` from now on, one entry each: each takes a
-    connection from the pool (commands, scripts, pipelines), answered or not."""
-    calls: list[None] = []
-    pool = client.connection_pool
-    get_connection = pool.get_connection
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(None)
-        return get_connection(*args, **kwargs)
-
-    monkeypatch.setattr(pool, "get_connection", counted)
-    return calls

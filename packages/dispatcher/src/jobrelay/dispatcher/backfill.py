@@ -4,7 +4,7 @@ import logging
 import threading
 from collections import OrderedDict
 
-from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, AsyncRedis
 
 from .ledger import Ledger
 
@@ -25,8 +25,9 @@ class Backfill:
     record too when Redis answers during its run.
     """
 
-    def __init__(self, ledger: Ledger, *, limit: int = 10_000) -> None:
+    def __init__(self, ledger: Ledger, redis: AsyncRedis, *, limit: int = 10_000) -> None:
         self.ledger = ledger
+        self.redis = redis
         self.limit = limit
         self._jobs: OrderedDict[str, tuple[dict[str, str], str]] = OrderedDict()
         self._lock = threading.Lock()
@@ -42,7 +43,7 @@ class Backfill:
                 dropped, _ = self._jobs.popitem(last=False)
                 logger.warning("backfill full: the record of %s will not be written", dropped)
 
-    def flush(self) -> int:
+    async def flush(self) -> int:
         """Write every remembered record; raises RedisUnavailable, keeping the rest."""
         written = 0
         while True:
@@ -50,8 +51,10 @@ class Backfill:
                 if not self._jobs:
                     return written
                 job_id, (fields, payload) = next(iter(self._jobs.items()))
-            admission = self.ledger.admit(
-                job_id, fields, payload=payload, deadline=None, owner=ENGINE_TEMPORAL
+            admission = await self.redis.run(
+                self.ledger.admit(
+                    job_id, fields, payload=payload, deadline=None, owner=ENGINE_TEMPORAL
+                )
             )
             if not admission.created and admission.owner == ENGINE_DRAMATIQ:
                 # Dramatiq ran it before Temporal's copy could claim: that copy

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from jobrelay.job_engine import get_job
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
     ENGINE_TEMPORAL,
+    AsyncRedis,
     JobStore,
     RedisHealth,
     RedisUnavailable,
@@ -49,6 +50,10 @@ class Dispatcher:
     Dramatiq when the flag is on, Redis is healthy and a worker of the queue
     is alive; Temporal otherwise, or when any step of the Dramatiq path fails.
     Applications build one explicitly; ``dispatch_job`` uses a default one.
+    Its Redis round trips are made with :class:`AsyncRedis` (the store's
+    server, on the caller's event loop); the operator calls that read or
+    change a whole record (status, cancel) run the store's blocking calls
+    in a worker thread.
     """
 
     def __init__(
@@ -68,11 +73,12 @@ class Dispatcher:
         self.workers = workers
         self.dramatiq = dramatiq
         self.temporal = temporal if isinstance(temporal, TemporalLink) else TemporalLink(temporal)
-        self.ledger = Ledger(store)
+        self.redis = AsyncRedis.for_client(store.client)
+        self.ledger = Ledger(store.keys)
         self.inspector = JobInspector(store, health, self.temporal)
-        self.fallback = TemporalPath(settings, self.ledger, health, self.temporal)
+        self.fallback = TemporalPath(settings, self.ledger, self.redis, health, self.temporal)
         self.pickup = PickupConfirmation(
-            store, self.ledger, self.fallback, timeout_s=settings.pickup_timeout_s
+            self.ledger, self.redis, self.fallback, timeout_s=settings.pickup_timeout_s
         )
         self._messages = messages
 
@@ -155,6 +161,7 @@ class Dispatcher:
 
     async def aclose(self) -> None:
         """Release the Redis connections (a later call reconnects), like the proxy's client."""
+        await self.redis.aclose()
         await asyncio.to_thread(self.store.client.close)
 
     # -- the Dramatiq path ----------------------------------------------------
@@ -163,9 +170,9 @@ class Dispatcher:
         self, job: EngineJob, encoded: str, delay_s: float | None, confirm: Confirm
     ) -> DispatchReceipt:
         to_temporal = self.fallback.route
-        healthy = self.health.is_healthy()
+        healthy = await self.health.ais_healthy()
         if healthy and self.fallback.backfill:
-            self.fallback.flush_backfill()
+            await self.fallback.flush_backfill()
         if not self.settings.use_dramatiq:
             return await to_temporal(
                 job, encoded, delay_s, Reason.FLAG_OFF, "USE_DRAMATIQ is off", redis_ok=healthy
@@ -176,7 +183,7 @@ class Dispatcher:
                 job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, cause, redis_ok=False
             )
         try:
-            live = self.workers.any_live(job.queue)
+            live = await self.workers.any_live(job.queue)
         except RedisUnavailable as exc:
             self.health.record_failure()
             return await to_temporal(
@@ -206,7 +213,8 @@ class Dispatcher:
             return deduplicated_receipt(job.job_id, existing)
         if message is None:
             try:
-                self.dramatiq.enqueue(job, delay_s=delay_s)
+                # The engine's own enqueue blocks: a delayed job, or no message builder.
+                await asyncio.to_thread(self.dramatiq.enqueue, job, delay_s=delay_s)
             except Exception as exc:
                 logger.warning(
                     "enqueue of %s failed: %r", job.job_id, exc, extra={"job_id": job.job_id}
@@ -238,14 +246,15 @@ class Dispatcher:
     ) -> Admission | None:
         """Record + pending (+ message); the existing record's admission on a duplicate."""
         fields = record_fields(job, ENGINE_DRAMATIQ, Reason.OK, token)
+        call = self.ledger.admit(
+            job.job_id, fields, payload=encoded, deadline=deadline, message=message
+        )
 
-        def admit() -> Admission:
-            return self.ledger.admit(
-                job.job_id, fields, payload=encoded, deadline=deadline, message=message
-            )
+        async def admit() -> Admission:
+            return await self.redis.run(call)
 
         try:
-            admission = admit()
+            admission = await admit()
         except RedisUnavailable as exc:
             landed = may_have_landed(exc)
             if isinstance(exc.__cause__, redis.TimeoutError):
@@ -266,8 +275,10 @@ class Dispatcher:
     ) -> DispatchReceipt:
         # The record exists but no message was sent: claim it for Temporal.
         try:
-            claim = self.ledger.claim_temporal(
-                job.job_id, reason=Reason.ENQUEUE_FAILED, lease_s=self.settings.start_lease_s
+            claim = await self.redis.run(
+                self.ledger.claim_temporal(
+                    job.job_id, reason=Reason.ENQUEUE_FAILED, lease_s=self.settings.start_lease_s
+                )
             )
         except RedisUnavailable:
             self.health.record_failure()
@@ -279,11 +290,11 @@ class Dispatcher:
             await self.fallback.start(job, delay_s)
         except Exception as exc:
             if claim is not None:
-                self.fallback.abandon(job.job_id, token)
+                await self.fallback.abandon(job.job_id, token)
             raise DispatchUnavailable(
                 job.job_id, reason=Reason.ENQUEUE_FAILED, dramatiq_cause=cause, temporal_cause=exc
             ) from exc
-        self.fallback.confirm_started(job.job_id)
+        await self.fallback.confirm_started(job.job_id)
         return DispatchReceipt(
             job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=Reason.ENQUEUE_FAILED
         )
@@ -312,7 +323,7 @@ def may_have_landed(exc: RedisUnavailable) -> bool:
     return not connect_failed
 
 
-async def _retry_once(fn: Callable[[], Admission]) -> Admission:
+async def _retry_once(fn: Callable[[], Awaitable[Admission]]) -> Admission:
     """The one retry of a Redis write whose first attempt failed, after a short pause.
 
     The first attempt runs outside tenacity: a tenacity loop costs about 13 us
@@ -325,7 +336,7 @@ async def _retry_once(fn: Callable[[], Admission]) -> Admission:
         reraise=True,
     ):
         with attempt:
-            return fn()
+            return await fn()
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from jobrelay.queue import (
@@ -23,7 +24,11 @@ logger = logging.getLogger("jobrelay.dispatcher")
 
 
 class JobInspector:
-    """Answers status from the Redis record, else from Temporal; cancels on either engine."""
+    """Answers status from the Redis record, else from Temporal; cancels on either engine.
+
+    The store's calls block, so they run in a worker thread: status and cancel
+    are an operator's calls, rare next to dispatches, and read whole records.
+    """
 
     def __init__(self, store: JobStore, health: RedisHealth, temporal: TemporalLink) -> None:
         self.store = store
@@ -32,7 +37,7 @@ class JobInspector:
 
     async def get_status(self, job_id: str) -> JobStatus:
         """The job's status; :class:`JobNotFound` when no engine knows it."""
-        record, redis_error = self._record(job_id)
+        record, redis_error = await self._record(job_id)
         if record is not None:
             if record.extra.get(BACKFILLED) == "1" and not record.state.finished:
                 return await self._backfilled_status(record)
@@ -72,21 +77,17 @@ class JobInspector:
         Dramatiq job stops at its next step (Redis flag); a Temporal job gets
         the flag and a workflow cancellation.
         """
-        record, redis_error = self._record(job_id)
+        record, redis_error = await self._record(job_id)
         if record is None:
             return await self._cancel_unrecorded(job_id, redis_error)
         if record.state.finished:
             return False
         try:
-            owner = self.store.owner(job_id)
-            if owner is None:
-                owner = self.store.claim(job_id, ENGINE_TEMPORAL)
-                if owner == ENGINE_TEMPORAL:
-                    self.store.finish(job_id, JobState.CANCELLED, error="cancelled before start")
-                    # A reconciler may have started it in the meantime.
-                    await self._try_temporal_cancel(job_id)
-                    return True
-            self.store.request_cancel(job_id)
+            owner, cancelled = await asyncio.to_thread(self._cancel_in_redis, job_id)
+            if cancelled:
+                # A reconciler may have started it in the meantime.
+                await self._try_temporal_cancel(job_id)
+                return True
         except RedisUnavailable as exc:
             self.health.record_failure()
             return await self._cancel_unrecorded(job_id, exc)
@@ -94,11 +95,22 @@ class JobInspector:
             await self._try_temporal_cancel(job_id)
         return True
 
-    def _record(self, job_id: str) -> tuple[JobRecord | None, BaseException | str | None]:
-        if not self.health.is_healthy():
+    def _cancel_in_redis(self, job_id: str) -> tuple[str | None, bool]:
+        """The owner, and whether the job was cancelled here before any engine took it."""
+        owner = self.store.owner(job_id)
+        if owner is None:
+            owner = self.store.claim(job_id, ENGINE_TEMPORAL)
+            if owner == ENGINE_TEMPORAL:
+                self.store.finish(job_id, JobState.CANCELLED, error="cancelled before start")
+                return owner, True
+        self.store.request_cancel(job_id)
+        return owner, False
+
+    async def _record(self, job_id: str) -> tuple[JobRecord | None, BaseException | str | None]:
+        if not await self.health.ais_healthy():
             return None, f"Redis health check failed (breaker {self.health.state.value})"
         try:
-            return self.store.get(job_id), None
+            return await asyncio.to_thread(self.store.get, job_id), None
         except RedisUnavailable as exc:
             self.health.record_failure()
             return None, exc

@@ -1,12 +1,14 @@
-"""The dispatcher's Redis writes: admit, claim for Temporal, confirm, undo, lease."""
+"""The dispatcher's Redis steps: admit, claim for Temporal, confirm, undo, hand back."""
 
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from jobrelay.queue import JobStore, unavailable_on_error
+from jobrelay.queue import Keys, LuaScript, RedisCall
+from jobrelay.queue.calls import Arg, ignore
 from jobrelay.queue.codec import text
 
 from . import _scripts
@@ -42,19 +44,16 @@ class Claim:
 
 
 class Ledger:
-    """Atomic dispatch steps over a :class:`JobStore`'s keys (one round trip each).
+    """The dispatcher's atomic steps over a :class:`JobStore`'s keys, one round trip each.
 
-    Every method raises :class:`RedisUnavailable` when Redis does not answer.
+    Each method builds the step as a :class:`RedisCall`: the dispatcher runs it
+    with ``await AsyncRedis.run(call)`` on its event loop, the reconciler with
+    ``call.run(client)`` on its thread. Running one raises
+    :class:`RedisUnavailable` when Redis does not answer.
     """
 
-    def __init__(self, store: JobStore) -> None:
-        self.store = store
-        self.keys = store.keys
-        client = store.client
-        self._admit = client.register_script(_scripts.ADMIT)
-        self._claim = client.register_script(_scripts.CLAIM_TEMPORAL)
-        self._abandon = client.register_script(_scripts.ABANDON)
-        self._release = client.register_script(_scripts.RELEASE)
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
 
     def admit(
         self,
@@ -65,7 +64,7 @@ class Ledger:
         deadline: float | None,
         owner: str = "",
         message: QueuedMessage | None = None,
-    ) -> Admission:
+    ) -> RedisCall[Admission]:
         """Create the record (``fields`` + ``payload``) if absent, add it to pending, and
         optionally claim or enqueue.
 
@@ -81,7 +80,7 @@ class Ledger:
             message.queue_key if message else "",
             message.messages_key if message else "",
         ]
-        args: list[str | bytes] = [
+        args: list[Arg] = [
             "" if deadline is None else repr(deadline),
             job_id,
             owner,
@@ -90,43 +89,58 @@ class Ledger:
             json.dumps(fields),
             payload,
         ]
-        with unavailable_on_error():
-            reply = self._admit(keys=keys, args=args)
-        if int(reply[0]) == 1:
-            return Admission(created=True)
-        token, engine, reason, state, current = (_opt(v) for v in reply[1:6])
-        return Admission(False, token, engine, reason, state, current)
+        return RedisCall.lua(_ADMIT, keys, args, _admission)
 
-    def claim_temporal(self, job_id: str, *, reason: str, lease_s: float) -> Claim:
+    def claim_temporal(self, job_id: str, *, reason: str, lease_s: float) -> RedisCall[Claim]:
         """``SET owner temporal NX``; a temporal owner keeps the job leased in pending."""
         now = time.time()
         keys = [self.keys.owner(job_id), self.keys.job(job_id), self.keys.pending]
-        with unavailable_on_error():
-            owner, won, state = self._claim(
-                keys=keys, args=[job_id, repr(now), repr(now + lease_s), reason]
-            )
-        return Claim(text(owner), bool(int(won)), _opt(state))
+        args = [job_id, repr(now), repr(now + lease_s), reason]
+        return RedisCall.lua(_CLAIM, keys, args, _claim)
 
-    def confirm_started(self, job_id: str) -> None:
+    def confirm_started(self, job_id: str) -> RedisCall[None]:
         """The workflow start was confirmed: stop watching the job."""
-        self.store.remove_pending(job_id)
+        return RedisCall(("ZREM", self.keys.pending, job_id), ignore)
 
-    def abandon(self, job_id: str, token: str) -> bool:
+    def owner(self, job_id: str) -> RedisCall[str | None]:
+        """The engine that owns ``job_id``, None while unclaimed."""
+        return RedisCall(("GET", self.keys.owner(job_id)), _opt)
+
+    def abandon(self, job_id: str, token: str) -> RedisCall[bool]:
         """Remove the record this dispatch created (token match) and its Temporal claim."""
         keys = [self.keys.job(job_id), self.keys.owner(job_id), self.keys.pending]
-        with unavailable_on_error():
-            return bool(self._abandon(keys=keys, args=[job_id, token]))
+        return RedisCall.lua(_ABANDON, keys, [job_id, token], _truthy)
 
-    def release(self, job_id: str, token: str, *, deadline: float) -> bool:
+    def release(self, job_id: str, token: str, *, deadline: float) -> RedisCall[bool]:
         """Hand a won Temporal claim back to Dramatiq, pending until ``deadline``.
 
         ``token`` must match the record's dispatch token; "" skips the check.
         """
         keys = [self.keys.owner(job_id), self.keys.job(job_id), self.keys.pending]
-        with unavailable_on_error():
-            return bool(
-                self._release(keys=keys, args=[job_id, token, repr(deadline), repr(time.time())])
-            )
+        args = [job_id, token, repr(deadline), repr(time.time())]
+        return RedisCall.lua(_RELEASE, keys, args, _truthy)
+
+
+_ADMIT = LuaScript(_scripts.ADMIT)
+_CLAIM = LuaScript(_scripts.CLAIM_TEMPORAL)
+_ABANDON = LuaScript(_scripts.ABANDON)
+_RELEASE = LuaScript(_scripts.RELEASE)
+
+
+def _admission(reply: list[Any]) -> Admission:
+    if int(reply[0]) == 1:
+        return Admission(created=True)
+    token, engine, reason, state, current = (_opt(v) for v in reply[1:6])
+    return Admission(False, token, engine, reason, state, current)
+
+
+def _claim(reply: list[Any]) -> Claim:
+    owner, won, state = reply
+    return Claim(text(owner), bool(int(won)), _opt(state))
+
+
+def _truthy(reply: Any) -> bool:
+    return bool(reply)
 
 
 def _opt(value: object) -> str | None:

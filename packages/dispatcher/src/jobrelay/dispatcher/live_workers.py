@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from jobrelay.queue import WorkerRegistry
+from jobrelay.queue import AsyncRedis, WorkerRegistry
 
 
 class LiveWorkers:
@@ -29,12 +29,16 @@ class LiveWorkers:
         # an extra refresh, never a wrong answer, so no lock.
         self._cache: dict[str, tuple[int, float]] = {}
 
-    def any_live(self, queue: str) -> bool:
-        """Whether at least one worker of ``queue`` sent a heartbeat within its TTL."""
-        now = self._clock()
+    async def any_live(self, queue: str) -> bool:
+        """Whether at least one worker of ``queue`` sent a heartbeat within its TTL.
+
+        A refresh is a round trip made with :class:`AsyncRedis`: it does not
+        block the caller's event loop.
+        """
         cached = self._cache.get(queue)
-        if cached is not None and now - cached[1] < self.cache_s:
+        if cached is not None and self._clock() - cached[1] < self.cache_s:
             return cached[0] > 0
-        count = self.registry.live_count(queue)
-        self._cache[queue] = (count, now)
+        redis = AsyncRedis.for_client(self.registry.client)
+        count = await redis.run(self.registry.live_count_call(queue))
+        self._cache[queue] = (count, self._clock())
         return count > 0

@@ -5,7 +5,7 @@ import logging
 import time
 
 from jobrelay.engines import EngineJob
-from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, JobStore, RedisUnavailable
+from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, AsyncRedis, RedisUnavailable
 
 from .ledger import Ledger
 from .models import DispatchReceipt, Reason
@@ -26,10 +26,10 @@ class PickupConfirmation:
     """
 
     def __init__(
-        self, store: JobStore, ledger: Ledger, temporal: TemporalPath, *, timeout_s: float
+        self, ledger: Ledger, redis: AsyncRedis, temporal: TemporalPath, *, timeout_s: float
     ) -> None:
-        self.store = store
         self.ledger = ledger
+        self.redis = redis
         self.temporal = temporal
         self.timeout_s = timeout_s
 
@@ -38,10 +38,12 @@ class PickupConfirmation:
         try:
             owner = await self._await_owner(job.job_id)
             if owner is None:
-                claim = self.ledger.claim_temporal(
-                    job.job_id,
-                    reason=Reason.PICKUP_TIMEOUT,
-                    lease_s=self.temporal.settings.start_lease_s,
+                claim = await self.redis.run(
+                    self.ledger.claim_temporal(
+                        job.job_id,
+                        reason=Reason.PICKUP_TIMEOUT,
+                        lease_s=self.temporal.settings.start_lease_s,
+                    )
                 )
                 owner = claim.owner
         except RedisUnavailable as exc:
@@ -52,11 +54,11 @@ class PickupConfirmation:
         try:
             await self.temporal.start(job, None)
         except Exception as exc:
-            return self._give_back(job, token, deadline, exc)
-        self.temporal.confirm_started(job.job_id)
+            return await self._give_back(job, token, deadline, exc)
+        await self.temporal.confirm_started(job.job_id)
         return _receipt(job, ENGINE_TEMPORAL, Reason.PICKUP_TIMEOUT)
 
-    def _give_back(
+    async def _give_back(
         self, job: EngineJob, token: str, deadline: float, cause: BaseException
     ) -> DispatchReceipt:
         # The message is still queued: the job is Dramatiq's again, with its
@@ -66,7 +68,7 @@ class PickupConfirmation:
             job.job_id, cause, extra={"job_id": job.job_id},
         )  # fmt: skip
         try:
-            self.ledger.release(job.job_id, token, deadline=deadline)
+            await self.redis.run(self.ledger.release(job.job_id, token, deadline=deadline))
         except RedisUnavailable:
             # The claim stays leased in pending: a reconciler starts it later.
             return _receipt(job, ENGINE_TEMPORAL, Reason.PICKUP_TIMEOUT)
@@ -89,7 +91,7 @@ class PickupConfirmation:
         deadline = time.monotonic() + self.timeout_s
         pause = _POLL_FIRST_S
         while True:
-            owner = self.store.owner(job_id)
+            owner = await self.redis.run(self.ledger.owner(job_id))
             if owner is not None:
                 return owner
             remaining = deadline - time.monotonic()

@@ -8,7 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobrelay.engines import EngineJob, TemporalEngine
-from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable, loads
+from jobrelay.queue import (
+    ENGINE_DRAMATIQ,
+    AsyncRedis,
+    JobState,
+    JobStore,
+    RedisUnavailable,
+    loads,
+)
 
 from .ledger import Ledger
 from .models import Reason
@@ -46,6 +53,10 @@ class Reconciler:
     the start is idempotent, workflow id = job id. When a start fails, a claim
     this pass won is given back (the job stays pending), so a Dramatiq worker
     can still take the job while Temporal is down.
+
+    It may share an event loop with request handlers (the web app runs one):
+    its dispatch steps use :class:`AsyncRedis`, and the store's blocking calls
+    run in a worker thread.
     """
 
     def __init__(
@@ -59,7 +70,8 @@ class Reconciler:
         pump_wakeups: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
-        self.ledger = Ledger(store)
+        self.ledger = Ledger(store.keys)
+        self.redis = AsyncRedis.for_client(store.client)
         self.temporal = temporal if isinstance(temporal, TemporalLink) else TemporalLink(temporal)
         self.lease_s = lease_s
         self.batch = batch
@@ -70,11 +82,13 @@ class Reconciler:
         """One pass over the overdue jobs (and due wake-ups); raises RedisUnavailable."""
         report = ReconcileReport()
         if self._pump_wakeups is not None:
-            report.woken = self._pump_wakeups()
+            report.woken = await asyncio.to_thread(self._pump_wakeups)
         # Made per pass: a semaphore belongs to the event loop that first waits on it.
         limit = asyncio.Semaphore(self.concurrency)
         while True:
-            ids = self.store.lease_overdue(limit=self.batch, lease_s=self.lease_s, now=now)
+            ids = await asyncio.to_thread(
+                self.store.lease_overdue, limit=self.batch, lease_s=self.lease_s, now=now
+            )
             await asyncio.gather(*(self._settle(job_id, report, limit) for job_id in ids))
             if len(ids) < self.batch:
                 return report
@@ -101,13 +115,13 @@ class Reconciler:
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
     async def _settle(self, job_id: str, report: ReconcileReport, limit: asyncio.Semaphore) -> None:
-        record = self.store.get(job_id)
+        record = await asyncio.to_thread(self.store.get, job_id)
         if record is None or record.state.finished:
-            self.store.remove_pending(job_id)
+            await self.redis.run(self.ledger.confirm_started(job_id))
             report.dropped += 1
             return
-        claim = self.ledger.claim_temporal(
-            job_id, reason=Reason.PICKUP_TIMEOUT, lease_s=self.lease_s
+        claim = await self.redis.run(
+            self.ledger.claim_temporal(job_id, reason=Reason.PICKUP_TIMEOUT, lease_s=self.lease_s)
         )
         if claim.owner == ENGINE_DRAMATIQ:
             report.picked_up += 1
@@ -116,7 +130,9 @@ class Reconciler:
             report.dropped += 1
             return
         if claim.won and record.cancel_requested:
-            self.store.finish(job_id, JobState.CANCELLED, error="cancelled before it started")
+            await asyncio.to_thread(
+                self.store.finish, job_id, JobState.CANCELLED, error="cancelled before it started"
+            )
             report.dropped += 1
             return
         job = EngineJob(
@@ -135,9 +151,11 @@ class Reconciler:
             if claim.won:
                 # Give the claim back: a Dramatiq worker may still take the job
                 # while Temporal is down; otherwise the next lease tries again.
-                self.ledger.release(job_id, "", deadline=time.time() + self.lease_s)
+                await self.redis.run(
+                    self.ledger.release(job_id, "", deadline=time.time() + self.lease_s)
+                )
             return
-        self.ledger.confirm_started(job_id)
+        await self.redis.run(self.ledger.confirm_started(job_id))
         if claim.won:
             report.moved += 1
         else:

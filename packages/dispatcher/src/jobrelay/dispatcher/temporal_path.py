@@ -4,7 +4,7 @@ import logging
 import time
 
 from jobrelay.engines import EngineJob
-from jobrelay.queue import ENGINE_TEMPORAL, RedisHealth, RedisUnavailable
+from jobrelay.queue import ENGINE_TEMPORAL, AsyncRedis, RedisHealth, RedisUnavailable
 
 from .backfill import Backfill
 from .errors import DispatchUnavailable
@@ -33,14 +33,16 @@ class TemporalPath:
         self,
         settings: DispatcherSettings,
         ledger: Ledger,
+        redis: AsyncRedis,
         health: RedisHealth,
         temporal: TemporalLink,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
+        self.redis = redis
         self.health = health
         self.temporal = temporal
-        self.backfill = Backfill(ledger)
+        self.backfill = Backfill(ledger, redis)
 
     async def route(
         self,
@@ -59,8 +61,10 @@ class TemporalPath:
         if redis_ok:
             lease = time.time() + (delay_s or 0.0) + self.settings.start_lease_s
             try:
-                admission = self.ledger.admit(
-                    job.job_id, fields, payload=encoded, deadline=lease, owner=ENGINE_TEMPORAL
+                admission = await self.redis.run(
+                    self.ledger.admit(
+                        job.job_id, fields, payload=encoded, deadline=lease, owner=ENGINE_TEMPORAL
+                    )
                 )
             except RedisUnavailable:
                 self.health.record_failure()
@@ -72,12 +76,12 @@ class TemporalPath:
             await self.start(job, delay_s)
         except Exception as exc:
             if recorded:
-                self.abandon(job.job_id, token)
+                await self.abandon(job.job_id, token)
             raise DispatchUnavailable(
                 job.job_id, reason=reason.value, dramatiq_cause=cause, temporal_cause=exc
             ) from exc
         if recorded:
-            self.confirm_started(job.job_id)
+            await self.confirm_started(job.job_id)
         else:
             self.backfill.add(job.job_id, fields, encoded)
         return DispatchReceipt(job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=reason)
@@ -87,28 +91,28 @@ class TemporalPath:
         engine = await self.temporal.get()
         await engine.start(job, delay_s=delay_s)
 
-    def flush_backfill(self) -> None:
+    async def flush_backfill(self) -> None:
         """Write the records of jobs started while Redis was down (Redis answers now)."""
         try:
-            written = self.backfill.flush()
+            written = await self.backfill.flush()
         except RedisUnavailable:
             self.health.record_failure()
             return
         logger.info("wrote %d records of jobs started while Redis was down", written)
 
-    def confirm_started(self, job_id: str) -> None:
+    async def confirm_started(self, job_id: str) -> None:
         """Stop watching a job whose workflow start was confirmed."""
         try:
-            self.ledger.confirm_started(job_id)
+            await self.redis.run(self.ledger.confirm_started(job_id))
         except RedisUnavailable:
             # Harmless: when the lease ends a reconciler starts it again, and
             # the start is idempotent (workflow id = job id).
             self.health.record_failure()
 
-    def abandon(self, job_id: str, token: str) -> None:
+    async def abandon(self, job_id: str, token: str) -> None:
         """Remove the record of a dispatch no engine accepted."""
         try:
-            self.ledger.abandon(job_id, token)
+            await self.redis.run(self.ledger.abandon(job_id, token))
         except RedisUnavailable:
             self.health.record_failure()
             logger.error(

@@ -1,6 +1,8 @@
 """Redis plumbing of jobrelay: connections, health, queues, job records, workers."""
 
+from .async_redis import AsyncRedis
 from .breaker import BreakerState, CircuitBreaker
+from .calls import LuaScript, RedisCall
 from .codec import dumps, loads
 from .connection import check_redis_url, redis_client, unavailable_on_error
 from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
@@ -28,6 +30,9 @@ __all__ = [
     "check_redis_url",
     "redis_client",
     "unavailable_on_error",
+    "RedisCall",
+    "LuaScript",
+    "AsyncRedis",
     "Keys",
     "ENGINE_DRAMATIQ",
     "ENGINE_TEMPORAL",

@@ -57,6 +57,11 @@ class CircuitBreaker:
                 return True
             return False
 
+    def forget_probe(self) -> None:
+        """The probe ``allow`` let through ended without an answer (it was cancelled)."""
+        with self._lock:
+            self._probe_in_flight = False
+
     def record_success(self) -> None:
         with self._lock:
             self._state = BreakerState.CLOSED

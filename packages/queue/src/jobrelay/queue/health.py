@@ -1,20 +1,27 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 
 import redis
 
+from .async_redis import AsyncRedis
 from .breaker import BreakerState, CircuitBreaker
+from .calls import RedisCall, ignore
+from .errors import RedisUnavailable
 from .settings import QueueSettings
+
+_PING: RedisCall[None] = RedisCall(("PING",), ignore)
 
 
 class RedisHealth:
     """Cached PING behind a circuit breaker.
 
     ``is_healthy()`` costs no round trip while the cached answer is fresh or
-    the breaker is open, so callers may ask on every dispatch.
+    the breaker is open, so callers may ask on every dispatch;
+    ``ais_healthy()`` is the same for coroutines.
     """
 
     def __init__(
@@ -48,13 +55,9 @@ class RedisHealth:
 
     def is_healthy(self) -> bool:
         """Whether Redis answered recently; probes at most once per cache period."""
-        with self._lock:
-            now = self._clock()
-            fresh = self._checked_at is not None and now - self._checked_at < self._cache_s
-            if fresh and self.breaker.state is BreakerState.CLOSED:
-                return self._healthy
-        if not self.breaker.allow():
-            return False
+        known = self._known()
+        if known is not None:
+            return known
         try:
             self._client.ping()
         except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -62,6 +65,35 @@ class RedisHealth:
             return False
         self.record_success()
         return True
+
+    async def ais_healthy(self) -> bool:
+        """:meth:`is_healthy` for coroutines: its probe does not block the event loop."""
+        known = self._known()
+        if known is not None:
+            return known
+        try:
+            await AsyncRedis.for_client(self._client).run(_PING)
+        except RedisUnavailable:
+            self.record_failure()
+            return False
+        except asyncio.CancelledError:
+            # The caller gave up, Redis did not fail: free the breaker's probe.
+            self.breaker.forget_probe()
+            raise
+        self.record_success()
+        return True
+
+    def _known(self) -> bool | None:
+        # The answer without a probe: the cached one, or False while the
+        # breaker refuses; None when a probe is due.
+        with self._lock:
+            now = self._clock()
+            fresh = self._checked_at is not None and now - self._checked_at < self._cache_s
+            if fresh and self.breaker.state is BreakerState.CLOSED:
+                return self._healthy
+        if not self.breaker.allow():
+            return False
+        return None
 
     def record_success(self) -> None:
         """Note a successful Redis call made elsewhere."""

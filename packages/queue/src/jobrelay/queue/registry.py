@@ -5,6 +5,7 @@ import time
 import redis
 from pydantic import BaseModel, Field
 
+from .calls import RedisCall
 from .codec import text
 from .connection import unavailable_on_error
 from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
@@ -69,10 +70,13 @@ class WorkerRegistry:
 
     def live_count(self, queue: str) -> int:
         """How many Dramatiq workers of ``queue`` beat within the TTL (one round trip)."""
-        with unavailable_on_error():
-            return int(
-                self.client.zcount(self.keys.workers(queue), time.time() - self.ttl_s, "+inf")
-            )
+        return self.live_count_call(queue).run(self.client)
+
+    def live_count_call(self, queue: str) -> RedisCall[int]:
+        """:meth:`live_count` as a call, for :class:`AsyncRedis` to run from a coroutine."""
+        return RedisCall(
+            ("ZCOUNT", self.keys.workers(queue), time.time() - self.ttl_s, "+inf"), int
+        )
 
     def live_workers(
         self, queue: str, engines: tuple[str, ...] = (ENGINE_DRAMATIQ, ENGINE_TEMPORAL)

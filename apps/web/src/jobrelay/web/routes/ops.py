@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from jobrelay.queue import QUEUES, RedisUnavailable, WorkerInfo
@@ -12,7 +14,7 @@ router = APIRouter()
 async def health(request: Request) -> JSONResponse:
     """200 while the app can dispatch somewhere; reports Redis and the breaker state."""
     dispatcher = request.app.state.dispatcher
-    redis_ok = dispatcher.health.is_healthy()
+    redis_ok = await dispatcher.health.ais_healthy()
     body = {
         "status": "ok",
         "redis": "up" if redis_ok else "down",
@@ -29,7 +31,7 @@ async def workers(request: Request) -> dict[str, list[WorkerInfo]]:
     out: dict[str, list[WorkerInfo]] = {}
     for queue in QUEUES:
         try:
-            out[queue] = registry.live_workers(queue)
+            out[queue] = await asyncio.to_thread(registry.live_workers, queue)
         except RedisUnavailable:
             out[queue] = []
     return out
