@@ -8,6 +8,7 @@ import threading
 import weakref
 from typing import Any, TypeVar
 
+import hiredis
 import redis
 import redis.asyncio.connection as aconnection
 from redis.backoff import NoBackoff
@@ -125,9 +126,7 @@ class AsyncRedis:
             await conn.disconnect()
         return call.parse(reply)
 
-    def _take(
-        self, idle: list[aconnection.AbstractConnection]
-    ) -> aconnection.AbstractConnection:
+    def _take(self, idle: list[aconnection.AbstractConnection]) -> aconnection.AbstractConnection:
         # An idle connection the server closed meanwhile (a restart, a
         # failover) is dropped before use, as redis-py's pools do: a command
         # sent on it would fail after the send, and the dispatcher could not
@@ -149,7 +148,22 @@ class AsyncRedis:
 
 
 async def _round_trip(conn: aconnection.AbstractConnection, command: tuple[Arg, ...]) -> Any:
-    await conn.send_command(*command)
+    # redis-py's send_command wraps each write in asyncio.wait_for, a task of
+    # its own and a turn of the loop per call; a write the socket takes whole
+    # (any command of ours, on a healthy connection) needs neither.
+    if not conn.is_connected:
+        await conn.connect()  # type: ignore[no-untyped-call]
+    writer = conn._writer
+    assert writer is not None
+    writer.write(hiredis.pack_command(command))  # type: ignore[arg-type]  # its stub says a 1-tuple
+    if writer.transport.get_write_buffer_size():
+        try:
+            async with asyncio.timeout(conn.socket_timeout):
+                await writer.drain()
+        except TimeoutError:
+            raise redis.TimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            raise redis.ConnectionError(f"Error while writing to socket: {exc}") from exc
     return await conn.read_response()
 
 
