@@ -169,3 +169,52 @@ async def test_both_engines_down_is_503_with_retry_after(
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
     assert "redis_unavailable" in response.json()["detail"]
+
+
+async def test_a_batch_answers_each_item_in_place(
+    web_client: httpx.AsyncClient, live_worker: Callable[[str], None], dramatiq_worker: None
+) -> None:
+    live_worker("default")
+    jobs = [
+        {"name": "demo.countdown", "payload": {"start": 1, "pause_s": 0}},
+        {"name": "no.such.job", "payload": {}},
+        {"name": "demo.countdown", "payload": {"start": 0}},
+        {"name": "demo.countdown", "payload": {}, "job_id": "has space"},
+        {"name": "demo.countdown", "payload": {}, "confirm": "pickup"},
+        {"name": "demo.countdown", "payload": {"start": 2, "pause_s": 0}},
+    ]
+    response = await web_client.post("/jobs/batch", json={"jobs": jobs})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["accepted"], body["failed"]) == (2, 4)
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(6))
+    errors = {r["index"]: r["error"] for r in results if r["error"]}
+    assert {i: (e["status"], e["detail"][0]["loc"]) for i, e in errors.items()} == {
+        1: (404, ["body", "jobs", 1, "name"]),
+        2: (422, ["body", "jobs", 2, "payload", "start"]),
+        3: (422, ["body", "jobs", 3, "job_id"]),
+        4: (422, ["body", "jobs", 4, "confirm"]),
+    }
+    for index in (0, 5):
+        receipt = results[index]["receipt"]
+        assert (receipt["engine"], receipt["reason"]) == ("dramatiq", "ok")
+        assert (await _wait_finished(web_client, receipt["job_id"]))["state"] == "succeeded"
+
+
+async def test_a_batch_too_big_or_empty_names_the_jobs_field(
+    queue_settings: QueueSettings, temporal_server: TemporalDevServer
+) -> None:
+    app = create_app(
+        dispatcher=make_dispatcher(queue_settings, temporal_server.address, max_batch_size=2),
+        settings=WebSettings(run_reconciler=False),
+    )
+    job = {"name": "demo.countdown", "payload": {}}
+    async with serve(app) as client:
+        too_big = await client.post("/jobs/batch", json={"jobs": [job] * 3})
+        empty = await client.post("/jobs/batch", json={"jobs": []})
+    assert too_big.status_code == 422
+    assert too_big.json()["detail"][0]["loc"] == ["body", "jobs"]
+    assert "JOBRELAY_MAX_BATCH_SIZE" in too_big.json()["detail"][0]["msg"]
+    assert empty.status_code == 422
+    assert empty.json()["detail"][0]["loc"] == ["body", "jobs"]

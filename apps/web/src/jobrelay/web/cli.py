@@ -47,15 +47,81 @@ def dispatch(
     payload: Annotated[str, typer.Option(help="payload as a JSON object")] = "{}",
     job_id: Annotated[str | None, typer.Option(help="idempotency key")] = None,
     confirm: Annotated[str, typer.Option(help="admission or pickup")] = "admission",
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-file",
+            help="a JSON Lines file, one payload per line, dispatched in batches",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    id_field: Annotated[
+        str | None,
+        typer.Option(help="with --from-file: the payload field that is each job's id"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="with --from-file: one JSON result per line")
+    ] = False,
 ) -> None:
-    """Dispatch one job with the environment's settings and print the receipt."""
-    from jobrelay.dispatcher import dispatch_job
+    """Dispatch one job, or every line of a file, with the environment's settings."""
+    from jobrelay.dispatcher import JobrelayError, dispatch_job
 
+    if from_file is not None:
+        if payload != "{}" or job_id is not None or confirm != "admission":
+            raise typer.BadParameter(
+                "cannot be combined with --payload, --job-id or --confirm",
+                param_hint="--from-file",
+            )
+        raise typer.Exit(_dispatch_file(from_file, name, id_field=id_field, as_json=as_json))
     data: Any = _json_object(payload)
     if confirm not in ("admission", "pickup"):
         raise typer.BadParameter("must be admission or pickup", param_hint="--confirm")
-    receipt = asyncio.run(dispatch_job(name, data, job_id=job_id, confirm=confirm))  # type: ignore[arg-type]
+    try:
+        receipt = asyncio.run(dispatch_job(name, data, job_id=job_id, confirm=confirm))  # type: ignore[arg-type]
+    except JobrelayError as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(receipt.model_dump_json())
+
+
+def _dispatch_file(path: Path, name: str, *, id_field: str | None, as_json: bool) -> int:
+    """Dispatch the file; print a summary table (or JSON lines); 1 when any line failed."""
+    from jobrelay.dispatcher import DispatcherSettings
+    from rich.console import Console
+    from rich.table import Table
+
+    from .bulk import dispatch_file
+
+    console = Console(stderr=True)
+    results = dispatch_file(
+        path,
+        name,
+        id_field=id_field,
+        batch_size=DispatcherSettings().max_batch_size,
+        show_progress=console.is_terminal and not as_json,
+    )
+    failed = [r for r in results if r.error is not None]
+    if as_json:
+        for result in results:
+            typer.echo(json.dumps(result.as_json()))
+        return 1 if failed else 0
+    counts: dict[tuple[str, str, bool], int] = {}
+    for r in results:
+        if r.error is None:
+            key = (r.engine or "", r.reason or "", r.deduplicated)
+            counts[key] = counts.get(key, 0) + 1
+    table = Table(title=f"{path.name}: {len(results) - len(failed)} of {len(results)} dispatched")
+    for column in ("engine", "reason", "deduplicated", "jobs"):
+        table.add_column(column, justify="right" if column == "jobs" else "left")
+    for (engine, reason, dup), n in sorted(counts.items()):
+        table.add_row(engine, reason, "yes" if dup else "no", str(n))
+    out = Console()
+    out.print(table)
+    for r in failed:
+        typer.echo(f"line {r.line}: {r.error}")
+    return 1 if failed else 0
 
 
 @app.command()

@@ -11,21 +11,22 @@ from .errors import (
     DispatchProxyError,
     DispatchUnavailable,
     EngineUnavailable,
+    InvalidDispatch,
     JobNotFound,
     PayloadTooLarge,
     StatusUnavailable,
 )
 from .live_workers import LiveWorkers
-from .models import DispatchReceipt, JobStatus, Reason
+from .models import BatchResult, DispatchReceipt, JobRequest, JobStatus, Reason
 from .settings import DispatcherSettings
 
 if _typing.TYPE_CHECKING:
-    from .api import cancel_job, dispatch_job, get_job_status
+    from .api import cancel_job, dispatch_job, dispatch_many, get_job_status
     from .defaults import build_dispatcher, set_default_dispatcher
     from .dispatcher import Dispatcher
     from .proxy import DispatchProxy
     from .reconciler import Reconciler, ReconcileReport
-    from .sync import cancel_job_sync, dispatch_job_sync, get_job_status_sync
+    from .sync import cancel_job_sync, dispatch_job_sync, dispatch_many_sync, get_job_status_sync
     from .temporal_link import TemporalLink
 
 # Imported on first use: they pull in the Temporal SDK and the HTTP client,
@@ -34,6 +35,7 @@ if _typing.TYPE_CHECKING:
 _LAZY = {
     "cancel_job": ".api",
     "dispatch_job": ".api",
+    "dispatch_many": ".api",
     "get_job_status": ".api",
     "build_dispatcher": ".defaults",
     "set_default_dispatcher": ".defaults",
@@ -43,6 +45,7 @@ _LAZY = {
     "ReconcileReport": ".reconciler",
     "cancel_job_sync": ".sync",
     "dispatch_job_sync": ".sync",
+    "dispatch_many_sync": ".sync",
     "get_job_status_sync": ".sync",
     "TemporalLink": ".temporal_link",
 }
@@ -69,6 +72,10 @@ __all__ = [
     "dispatch_job_sync",
     "get_job_status_sync",
     "cancel_job_sync",
+    "dispatch_many",
+    "dispatch_many_sync",
+    "JobRequest",
+    "BatchResult",
     "DispatchReceipt",
     "JobStatus",
     "Reason",
@@ -89,6 +96,7 @@ __all__ = [
     "DispatcherError",
     "DispatchConfigurationError",
     "PayloadTooLarge",
+    "InvalidDispatch",
     "JobNotFound",
     "DispatchProxyError",
     "EngineUnavailable",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from .defaults import default_dispatcher
-from .models import Confirm, DispatchReceipt, JobStatus
+from .models import BatchResult, Confirm, DispatchReceipt, JobRequest, JobStatus
 
 
 async def dispatch_job(
@@ -30,6 +31,18 @@ async def dispatch_job(
     return await default_dispatcher().dispatch(
         name, payload, job_id=job_id, delay=delay, confirm=confirm
     )
+
+
+async def dispatch_many(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[BatchResult]:
+    """Dispatch a batch of jobs; one :class:`BatchResult` per item, in order.
+
+    Items are ``JobRequest`` objects or dicts with ``name``, ``payload`` and
+    optionally ``job_id`` and ``delay``. A bad item gets its error in its
+    place and the others go on; the Dramatiq-bound items cost one Redis
+    round trip for the whole batch. Raises ``InvalidDispatch`` for a batch
+    over ``JOBRELAY_MAX_BATCH_SIZE``.
+    """
+    return await default_dispatcher().dispatch_many(jobs)
 
 
 async def get_job_status(job_id: str) -> JobStatus:

@@ -4,12 +4,11 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 import pydantic_core
-import redis
 from jobrelay.engines import DramatiqEngine, EngineJob, TemporalEngine
 from jobrelay.job_engine import get_job
 from jobrelay.queue import (
@@ -20,14 +19,23 @@ from jobrelay.queue import (
     RedisHealth,
     RedisUnavailable,
 )
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from . import metrics
-from .errors import DispatchUnavailable, PayloadTooLarge
+from .admission import AdmitFailed, with_one_retry
+from .batch import BatchDispatch
+from .errors import DispatchUnavailable, InvalidDispatch, PayloadTooLarge
 from .inspector import JobInspector
 from .ledger import Admission, Ledger, QueuedMessage
 from .live_workers import LiveWorkers
-from .models import Confirm, DispatchReceipt, JobStatus, Reason, delay_seconds
+from .models import (
+    BatchResult,
+    Confirm,
+    DispatchReceipt,
+    JobRequest,
+    JobStatus,
+    Reason,
+    delay_seconds,
+)
 from .pickup import PickupConfirmation
 from .receipts import deduplicated_receipt, new_token, record_fields
 from .settings import DispatcherSettings
@@ -40,8 +48,6 @@ logger = logging.getLogger("jobrelay.dispatcher")
 # and push the message in one Redis round trip (see Ledger.admit).
 # Arguments: the job, its delay, its payload already encoded as JSON.
 MessageBuilder = Callable[[EngineJob, "float | None", str], "QueuedMessage | None"]
-
-_ENQUEUE_RETRY_WAIT_S = 0.05
 
 
 class Dispatcher:
@@ -81,6 +87,7 @@ class Dispatcher:
             self.ledger, self.redis, self.fallback, timeout_s=settings.pickup_timeout_s
         )
         self._messages = messages
+        self.batch = BatchDispatch(self)
 
     # -- public API -----------------------------------------------------------
 
@@ -95,7 +102,38 @@ class Dispatcher:
     ) -> DispatchReceipt:
         """Validate and hand job ``name`` to one engine; see :func:`dispatch_job`."""
         if confirm not in ("admission", "pickup"):
-            raise ValueError(f"confirm must be 'admission' or 'pickup', got {confirm!r}")
+            raise InvalidDispatch("confirm", f"must be 'admission' or 'pickup', got {confirm!r}")
+        job, encoded, delay_s = self.prepare(name, payload, job_id, delay)
+        started = time.perf_counter()
+        try:
+            receipt = await self._route(job, encoded, delay_s, confirm)
+        except DispatchUnavailable as exc:
+            metrics.unavailable(job.queue, exc.reason)
+            raise
+        metrics.dispatched(job.queue, receipt, time.perf_counter() - started)
+        if logger.isEnabledFor(logging.INFO):
+            self._log(job, receipt, confirm, started)
+        return receipt
+
+    async def dispatch_many(
+        self, jobs: Iterable[JobRequest | Mapping[str, Any]]
+    ) -> list[BatchResult]:
+        """Dispatch a batch; one :class:`BatchResult` per item, in order.
+
+        Each item is validated on its own: a bad one gets its error in its
+        place and the others go on. Items bound for Dramatiq are admitted in
+        one Redis round trip for the whole batch (records, pending entries
+        and messages); the others start on Temporal concurrently. Each item
+        is confirmed at admission (no ``confirm="pickup"``) and deduplicated
+        by ``job_id`` like a single dispatch, also within the batch. Raises
+        :class:`InvalidDispatch` for a batch over ``JOBRELAY_MAX_BATCH_SIZE``.
+        """
+        return await self.batch.dispatch(list(jobs))
+
+    def prepare(
+        self, name: str, payload: Any, job_id: str | None, delay: timedelta | float | None
+    ) -> tuple[EngineJob, str, float | None]:
+        """The job to send, its payload as JSON and its delay, or the error a dispatch raises."""
         delay_s = delay_seconds(delay)
         definition = get_job(name)
         data = definition.dump_payload(payload)
@@ -105,16 +143,7 @@ class Dispatcher:
         job = EngineJob(
             job_id=job_id or uuid.uuid4().hex, name=name, queue=definition.queue, payload=data
         )
-        started = time.perf_counter()
-        try:
-            receipt = await self._route(job, encoded.decode(), delay_s, confirm)
-        except DispatchUnavailable as exc:
-            metrics.unavailable(job.queue, exc.reason)
-            raise
-        metrics.dispatched(job.queue, receipt, time.perf_counter() - started)
-        if logger.isEnabledFor(logging.INFO):
-            self._log(job, receipt, confirm, started)
-        return receipt
+        return job, encoded.decode(), delay_s
 
     def _log(
         self, job: EngineJob, receipt: DispatchReceipt, confirm: Confirm, started: float
@@ -196,10 +225,10 @@ class Dispatcher:
             )
         token = new_token()
         deadline = time.time() + (delay_s or 0.0) + self.settings.pickup_deadline_s
-        message = self._message(job, delay_s, encoded)
+        message = self.message(job, delay_s, encoded)
         try:
             existing = await self._admit(job, encoded, token, deadline, message)
-        except _AdmitFailed as failed:
+        except AdmitFailed as failed:
             self.health.record_failure()
             if failed.may_have_landed:
                 # Redis may hold the job and its message after all, for a
@@ -219,14 +248,15 @@ class Dispatcher:
                 logger.warning(
                     "enqueue of %s failed: %r", job.job_id, exc, extra={"job_id": job.job_id}
                 )
-                return await self._after_failed_enqueue(job, delay_s, token, exc)
+                return await self.after_failed_enqueue(job, delay_s, token, exc)
         if confirm == "admission" or delay_s:
             # A delayed job cannot be picked up within the pickup timeout; the
             # reconciler enforces its deadline instead.
             return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
         return await self.pickup.confirm(job, token, deadline)
 
-    def _message(self, job: EngineJob, delay_s: float | None, encoded: str) -> QueuedMessage | None:
+    def message(self, job: EngineJob, delay_s: float | None, encoded: str) -> QueuedMessage | None:
+        """The Dramatiq message to push with the record; None for the engine's own enqueue."""
         if self._messages is None:
             return None
         try:
@@ -250,30 +280,15 @@ class Dispatcher:
             job.job_id, fields, payload=encoded, deadline=deadline, message=message
         )
 
-        async def admit() -> Admission:
-            return await self.redis.run(call)
-
-        try:
-            admission = await admit()
-        except RedisUnavailable as exc:
-            landed = may_have_landed(exc)
-            if isinstance(exc.__cause__, redis.TimeoutError):
-                # A slow or frozen Redis: waiting once more would only double the delay.
-                raise _AdmitFailed(exc, landed) from exc
-            # One short retry: a blip (a dropped connection, a failover) should
-            # not send a job to the fallback engine.
-            try:
-                admission = await _retry_once(admit)
-            except RedisUnavailable as again:
-                raise _AdmitFailed(again, landed or may_have_landed(again)) from again
+        admission = await with_one_retry(lambda: self.redis.run(call))
         if not admission.created and admission.token != token:
             return admission
         return None
 
-    async def _after_failed_enqueue(
+    async def after_failed_enqueue(
         self, job: EngineJob, delay_s: float | None, token: str, cause: BaseException
     ) -> DispatchReceipt:
-        # The record exists but no message was sent: claim it for Temporal.
+        """Claim for Temporal a job whose record exists but whose enqueue failed, and start it."""
         try:
             claim = await self.redis.run(
                 self.ledger.claim_temporal(
@@ -298,47 +313,3 @@ class Dispatcher:
         return DispatchReceipt(
             job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=Reason.ENQUEUE_FAILED
         )
-
-
-class _AdmitFailed(Exception):
-    """Raised when the admit's round trips to Redis failed; says if one may have landed."""
-
-    def __init__(self, cause: RedisUnavailable, may_have_landed: bool) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.may_have_landed = may_have_landed
-
-
-def may_have_landed(exc: RedisUnavailable) -> bool:
-    """Whether the command that failed with ``exc`` may have run on Redis all the same.
-
-    Only a failed connect (refused, unreachable, timed out while connecting)
-    proves the command was never sent; a connection that broke or timed out
-    after the send leaves it unknown.
-    """
-    cause = exc.__cause__
-    connect_failed = isinstance(cause, (redis.ConnectionError, redis.TimeoutError)) and (
-        "connecting to" in str(cause)
-    )
-    return not connect_failed
-
-
-async def _retry_once(fn: Callable[[], Awaitable[Admission]]) -> Admission:
-    """The one retry of a Redis write whose first attempt failed, after a short pause.
-
-    The first attempt runs outside tenacity: a tenacity loop costs about 13 us
-    a call, a tenth of the whole Dramatiq dispatch.
-    """
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(1),
-        before=_pause,
-        retry=retry_if_exception_type(RedisUnavailable),
-        reraise=True,
-    ):
-        with attempt:
-            return await fn()
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _pause(_: RetryCallState) -> None:
-    await asyncio.sleep(_ENQUEUE_RETRY_WAIT_S)

@@ -7,6 +7,7 @@ JobrelayError                        (jobrelay.job_engine)
 │       └── StatusUnavailable        no engine answered a status or cancel request
 └── DispatcherError
     ├── DispatchConfigurationError   settings that cannot work together
+    ├── InvalidDispatch              an argument of the dispatch call itself (delay, confirm, batch)
     ├── PayloadTooLarge              the encoded payload is over the size cap
     └── DispatchProxyError           the dispatch proxy refused the request
 
@@ -26,6 +27,7 @@ __all__ = [
     "DispatchUnavailable",
     "DispatcherError",
     "EngineUnavailable",
+    "InvalidDispatch",
     "JobNotFound",
     "PayloadTooLarge",
     "StatusUnavailable",
@@ -38,6 +40,22 @@ class DispatcherError(JobrelayError):
 
 class DispatchConfigurationError(DispatcherError):
     """Raised when dispatcher settings are missing or contradict each other."""
+
+
+class InvalidDispatch(DispatcherError, ValueError):
+    """Raised when an argument of the dispatch call itself cannot be used; ``loc`` names it.
+
+    ``loc`` is the argument's path (``("delay",)``, ``("jobs", 3, "delay")``),
+    ``field`` the same joined with dots.
+    The payload has its own errors (``InvalidPayload``, ``PayloadTooLarge``);
+    this one is for ``delay``, ``confirm`` and the shape of a batch.
+    """
+
+    def __init__(self, field: str | tuple[str | int, ...], message: str) -> None:
+        self.loc: tuple[str | int, ...] = (field,) if isinstance(field, str) else field
+        self.field = ".".join(str(part) for part in self.loc)
+        self.message = message
+        super().__init__(f"{self.field}: {message}")
 
 
 class PayloadTooLarge(DispatcherError, ValueError):

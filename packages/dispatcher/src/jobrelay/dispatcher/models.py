@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from jobrelay.job_engine import JobrelayError
 from jobrelay.queue import JobState
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import InvalidDispatch
 
 Engine = Literal["dramatiq", "temporal"]
 Confirm = Literal["admission", "pickup"]
@@ -31,6 +35,35 @@ class DispatchReceipt(BaseModel):
     engine: Engine
     reason: Reason
     deduplicated: bool = False
+
+
+class JobRequest(BaseModel):
+    """One job of a :meth:`Dispatcher.dispatch_many` batch: the arguments of one dispatch."""
+
+    name: str
+    payload: Any = Field(default_factory=dict)
+    job_id: str | None = None
+    delay: timedelta | float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One item of a batch, in the batch's order: its receipt, or the error it got.
+
+    Exactly one of ``receipt`` and ``error`` is set. An item's error is what
+    a single dispatch of it would have raised (``UnknownJob``,
+    ``InvalidPayload``, ``PayloadTooLarge``, ``InvalidDispatch``,
+    ``DispatchUnavailable``); the other items went on.
+    """
+
+    index: int
+    receipt: DispatchReceipt | None = None
+    error: JobrelayError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether an engine holds this item's job."""
+        return self.receipt is not None
 
 
 class JobStatus(BaseModel):
@@ -59,10 +92,10 @@ def utc(epoch: float | None) -> datetime | None:
 
 
 def delay_seconds(delay: timedelta | float | None) -> float | None:
-    """A dispatch delay in seconds; None for none or zero. Negative is a ValueError."""
+    """A dispatch delay in seconds; None for none or zero. Negative: :class:`InvalidDispatch`."""
     if delay is None:
         return None
     seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
     if seconds < 0:
-        raise ValueError(f"delay must not be negative, got {seconds}s")
+        raise InvalidDispatch("delay", f"must not be negative, got {seconds}s")
     return seconds or None

@@ -35,6 +35,11 @@ class DispatcherSettings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("JOBRELAY_MAX_PAYLOAD_BYTES", "max_payload_bytes"),
     )
+    max_batch_size: int = Field(
+        1000,
+        ge=1,
+        validation_alias=AliasChoices("JOBRELAY_MAX_BATCH_SIZE", "max_batch_size"),
+    )
     live_worker_cache_ms: int = Field(
         1000,
         ge=0,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from .api import cancel_job, dispatch_job, get_job_status
-from .models import Confirm, DispatchReceipt, JobStatus
+from .api import cancel_job, dispatch_job, dispatch_many, get_job_status
+from .models import BatchResult, Confirm, DispatchReceipt, JobRequest, JobStatus
 
 T = TypeVar("T")
 
@@ -42,6 +42,11 @@ def dispatch_job_sync(
 ) -> DispatchReceipt:
     """Blocking :func:`dispatch_job`."""
     return _run(dispatch_job(name, payload, job_id=job_id, delay=delay, confirm=confirm))
+
+
+def dispatch_many_sync(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[BatchResult]:
+    """Blocking :func:`dispatch_many`."""
+    return _run(dispatch_many(jobs))
 
 
 def get_job_status_sync(job_id: str) -> JobStatus:

@@ -6,6 +6,7 @@ import asyncio
 import select
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import hiredis
@@ -103,17 +104,35 @@ class AsyncRedis:
 
     async def run(self, call: RedisCall[T]) -> T:
         """One round trip; raises :class:`RedisUnavailable` when Redis does not answer in time."""
+        (reply,) = await self._exchange((call,))
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+        return call.parse(reply)
+
+    async def run_all(self, calls: Sequence[RedisCall[T]]) -> list[T | redis.ResponseError]:
+        """Every call in one round trip (a pipeline, not a transaction), replies in order.
+
+        A call that got an error reply has the error in its place; the others
+        ran. Raises :class:`RedisUnavailable` when Redis does not answer in
+        time: then any of the calls may or may not have run.
+        """
+        replies = await self._exchange(calls)
+        return [
+            reply if isinstance(reply, redis.ResponseError) else call.parse(reply)
+            for call, reply in zip(calls, replies, strict=True)
+        ]
+
+    async def _exchange(self, calls: Sequence[RedisCall[Any]]) -> list[Any]:
+        """The raw replies of ``calls`` (error replies as exceptions), sent in one write."""
         idle = self._connections()
         conn = self._take(idle)
         try:
-            try:
-                reply = await _round_trip(conn, call.command)
-            except NoScriptError:
-                reply = await _round_trip(conn, call.eval_command())
-        except redis.ResponseError:
-            # An error reply was read whole: the connection is still in step.
-            idle.append(conn)
-            raise
+            replies = await _pipeline(conn, [call.command for call in calls])
+            unknown = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if unknown:
+                again = await _pipeline(conn, [calls[i].eval_command() for i in unknown])
+                for i, reply in zip(unknown, again, strict=True):
+                    replies[i] = reply
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             await conn.disconnect(nowait=True)
             raise RedisUnavailable(f"Redis did not answer: {exc}") from exc
@@ -124,7 +143,7 @@ class AsyncRedis:
             idle.append(conn)
         else:
             await conn.disconnect()
-        return call.parse(reply)
+        return replies
 
     def _take(self, idle: list[aconnection.AbstractConnection]) -> aconnection.AbstractConnection:
         # An idle connection the server closed meanwhile (a restart, a
@@ -147,7 +166,9 @@ class AsyncRedis:
             await idle.pop().disconnect()
 
 
-async def _round_trip(conn: aconnection.AbstractConnection, command: tuple[Arg, ...]) -> Any:
+async def _pipeline(
+    conn: aconnection.AbstractConnection, commands: Sequence[tuple[Arg, ...]]
+) -> list[Any]:
     # redis-py's send_command wraps each write in asyncio.wait_for, a task of
     # its own and a turn of the loop per call; a write the socket takes whole
     # (any command of ours, on a healthy connection) needs neither.
@@ -155,7 +176,9 @@ async def _round_trip(conn: aconnection.AbstractConnection, command: tuple[Arg, 
         await conn.connect()  # type: ignore[no-untyped-call]
     writer = conn._writer
     assert writer is not None
-    writer.write(hiredis.pack_command(command))  # type: ignore[arg-type]  # its stub says a 1-tuple
+    # hiredis's stub says a 1-tuple; it packs any number of arguments.
+    packed = [hiredis.pack_command(command) for command in commands]  # type: ignore[arg-type]
+    writer.write(packed[0] if len(packed) == 1 else b"".join(packed))
     if writer.transport.get_write_buffer_size():
         try:
             async with asyncio.timeout(conn.socket_timeout):
@@ -164,7 +187,14 @@ async def _round_trip(conn: aconnection.AbstractConnection, command: tuple[Arg, 
             raise redis.TimeoutError("Timeout writing to socket") from None
         except OSError as exc:
             raise redis.ConnectionError(f"Error while writing to socket: {exc}") from exc
-    return await conn.read_response()
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(await conn.read_response())
+        except redis.ResponseError as exc:
+            # An error reply is read whole: the connection is still in step.
+            replies.append(exc)
+    return replies
 
 
 def _still_open(conn: aconnection.AbstractConnection) -> bool:

@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, status
-from jobrelay.dispatcher import DispatchReceipt, JobStatus
+from jobrelay.dispatcher import DispatchReceipt, InvalidDispatch, JobRequest, JobStatus
 from jobrelay.job_engine import list_jobs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..auth import require_token
+from ..problems import problem
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
 
@@ -21,6 +22,43 @@ class DispatchRequest(BaseModel):
     job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
     delay: float | None = Field(None, ge=0)
     confirm: Literal["admission", "pickup"] = "admission"
+
+
+class BatchJob(BaseModel):
+    """One item of ``POST /jobs/batch``: a dispatch without ``confirm`` (admission only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
+    delay: float | None = Field(None, ge=0)
+
+
+class BatchRequest(BaseModel):
+    # Items are checked one by one in the handler: one bad item must not
+    # refuse the whole batch.
+    jobs: list[dict[str, Any]] = Field(min_length=1)
+
+
+class BatchProblem(BaseModel):
+    """Why one item was not dispatched: the status a single dispatch would have got."""
+
+    status: int
+    type: str
+    detail: Any
+
+
+class BatchItem(BaseModel):
+    index: int
+    receipt: DispatchReceipt | None = None
+    error: BatchProblem | None = None
+
+
+class BatchResponse(BaseModel):
+    accepted: int
+    failed: int
+    results: list[BatchItem]
 
 
 class CancelResponse(BaseModel):
@@ -41,6 +79,49 @@ async def dispatch(body: DispatchRequest, request: Request) -> DispatchReceipt:
         body.name, body.payload, job_id=body.job_id, delay=body.delay, confirm=body.confirm
     )
     return receipt
+
+
+@router.post("/jobs/batch")
+async def dispatch_batch(body: BatchRequest, request: Request) -> BatchResponse:
+    """Dispatch many jobs; one result per item in order, each a receipt or its error.
+
+    200 whatever the items' fate (count them with ``accepted``/``failed``);
+    422 naming ``jobs`` for an empty batch or one over ``JOBRELAY_MAX_BATCH_SIZE``.
+    """
+    dispatcher = request.app.state.dispatcher
+    limit = dispatcher.settings.max_batch_size
+    if len(body.jobs) > limit:
+        raise InvalidDispatch(
+            "jobs",
+            f"at most {limit} jobs per batch (JOBRELAY_MAX_BATCH_SIZE), got {len(body.jobs)}",
+        )
+    items: dict[int, BatchItem] = {}
+    valid: list[tuple[int, JobRequest]] = []
+    for index, raw in enumerate(body.jobs):
+        try:
+            job = BatchJob.model_validate(raw)
+        except ValidationError as exc:
+            detail = [
+                {"loc": ["body", "jobs", index, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_context=False)
+            ]
+            problem_ = BatchProblem(status=422, type="invalid_dispatch", detail=detail)
+            items[index] = BatchItem(index=index, error=problem_)
+            continue
+        valid.append((index, JobRequest(**job.model_dump())))
+    results = await dispatcher.dispatch_many([job for _, job in valid])
+    for (index, _), result in zip(valid, results, strict=True):
+        if result.receipt is not None:
+            items[index] = BatchItem(index=index, receipt=result.receipt)
+        else:
+            assert result.error is not None
+            status_, problem_body = problem(result.error, ("body", "jobs", index))
+            items[index] = BatchItem(
+                index=index, error=BatchProblem(status=status_, **problem_body)
+            )
+    ordered = [items[index] for index in range(len(body.jobs))]
+    accepted = sum(item.receipt is not None for item in ordered)
+    return BatchResponse(accepted=accepted, failed=len(ordered) - accepted, results=ordered)
 
 
 @router.get("/jobs/{job_id}")

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 from jobrelay.devservers import RedisServer, free_port
-from jobrelay.dispatcher.dispatcher import may_have_landed
+from jobrelay.dispatcher.admission import may_have_landed
 from jobrelay.queue import RedisUnavailable, unavailable_on_error
 from redis.backoff import NoBackoff
 from redis.retry import Retry

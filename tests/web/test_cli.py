@@ -1,0 +1,92 @@
+"""``jobrelay dispatch NAME --from-file``: a file of payloads through the real engines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jobrelay.devservers import TemporalDevServer
+from jobrelay.dispatcher import set_default_dispatcher
+from jobrelay.queue import JobStore, QueueSettings, redis_client
+from jobrelay.web.cli import app
+from typer.testing import CliRunner
+
+
+@pytest.fixture
+def environment(
+    monkeypatch: pytest.MonkeyPatch,
+    queue_settings: QueueSettings,
+    temporal_server: TemporalDevServer,
+) -> Iterator[None]:
+    """The CLI's settings come from the environment, as in a shell; Temporal only."""
+    monkeypatch.setenv("REDIS_URL", queue_settings.redis_url)
+    monkeypatch.setenv("JOBRELAY_PREFIX", queue_settings.prefix)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_server.address)
+    monkeypatch.setenv("USE_DRAMATIQ", "false")
+    monkeypatch.setenv("JOBRELAY_MAX_BATCH_SIZE", "2")  # three batches for five jobs
+    set_default_dispatcher(None)
+    yield
+    set_default_dispatcher(None)
+
+
+def _jobs_file(tmp_path: Path, prefix: str) -> Path:
+    lines = [json.dumps({"key": f"{prefix}{n}", "start": 1, "pause_s": 0}) for n in range(5)]
+    lines[1:1] = ["{not json", "[1, 2]", "", json.dumps({"key": f"{prefix}bad", "start": 0})]
+    lines.append(json.dumps({"start": 1}))
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_file_is_dispatched_line_by_line_and_again_without_duplicates(
+    environment: None, tmp_path: Path, prefix: str, queue_settings: QueueSettings
+) -> None:
+    path = _jobs_file(tmp_path, prefix)
+    runner = CliRunner()
+    args = ["dispatch", "demo.countdown", "--from-file", str(path), "--id-field", "key"]
+
+    first = runner.invoke(app, [*args, "--json"])
+    assert first.exit_code == 1, first.output  # some lines failed
+    results = [json.loads(line) for line in first.stdout.splitlines()]
+    assert [r["line"] for r in results] == [1, 2, 3, 5, 6, 7, 8, 9, 10]
+    failed = {r["line"]: r["error"] for r in results if "error" in r}
+    assert set(failed) == {2, 3, 5, 10}
+    assert failed[2].startswith("not JSON")
+    assert failed[3] == "not a JSON object"
+    assert failed[5].startswith("InvalidPayload") and "start" in failed[5]
+    assert "'key'" in failed[10]
+    sent = [r for r in results if "error" not in r]
+    assert [r["job_id"] for r in sent] == [f"{prefix}{n}" for n in range(5)]
+    assert {(r["engine"], r["reason"], r["deduplicated"]) for r in sent} == {
+        ("temporal", "flag_off", False)
+    }
+    store = JobStore.from_settings(redis_client(queue_settings), queue_settings)
+    assert all(store.get(r["job_id"]) is not None for r in sent)
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1
+    # The table: every job found already dispatched, and the same four bad lines.
+    assert "5 of 9 dispatched" in again.stdout
+    assert "temporal" in again.stdout and "yes" in again.stdout
+    assert [line for line in again.stdout.splitlines() if line.startswith("line ")] == [
+        f"line {n}: {failed[n]}" for n in (2, 3, 5, 10)
+    ]
+
+
+def test_from_file_refuses_single_job_options(environment: None, tmp_path: Path) -> None:
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("{}\n")
+    result = CliRunner().invoke(
+        app, ["dispatch", "demo.countdown", "--from-file", str(path), "--job-id", "x"]
+    )
+    assert result.exit_code == 2
+    assert "--from-file" in result.output
+
+
+def test_an_unknown_job_is_an_error_line_not_a_stack_trace(environment: None) -> None:
+    result = CliRunner().invoke(app, ["dispatch", "no.such.job"])
+    assert result.exit_code == 1
+    assert "UnknownJob" in result.output
+    assert "Traceback" not in result.output
