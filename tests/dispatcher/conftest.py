@@ -102,7 +102,7 @@ def heartbeat(registry: WorkerRegistry) -> Callable[..., str]:
 def count_redis_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[None]]:
     """Counts the Redis calls made to a client's server from now on, one entry each,
     answered or not: the round trips of its ``AsyncRedis`` (a dispatcher's, from the
-    event loop; a pipeline is one) and each connection taken from its blocking pool (commands,
+    event loop) and each connection taken from its blocking pool (commands,
     scripts, pipelines); with ``this_thread_only``, blocking calls of other threads
     are left out."""
 
@@ -111,7 +111,7 @@ def count_redis_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[Non
         pool = client.connection_pool
         get_connection = pool.get_connection
         aio = AsyncRedis.for_client(client)
-        run, run_all = aio.run, aio.run_all
+        run = aio.run
         here = threading.get_ident()
 
         def counted(*args: Any, **kwargs: Any) -> Any:
@@ -123,13 +123,8 @@ def count_redis_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[Non
             calls.append(None)
             return await run(call)
 
-        async def counted_run_all(batch: list[RedisCall[Any]]) -> Any:
-            calls.append(None)  # one pipeline, one round trip
-            return await run_all(batch)
-
         monkeypatch.setattr(pool, "get_connection", counted)
         monkeypatch.setattr(aio, "run", counted_run)
-        monkeypatch.setattr(aio, "run_all", counted_run_all)
         return calls
 
     return count

@@ -42,6 +42,24 @@ end
 return {1}
 """
 
+# ADMIT for many jobs in one call: KEYS are ADMIT's five per job, ARGV its
+# seven per job, in the same order. Returns one ADMIT reply per job. A call
+# runs EVALSHA's setup once, not per job, and the client reads one reply.
+ADMIT_MANY = (
+    "local function admit(KEYS, ARGV)\n"
+    + ADMIT
+    + """end
+local out = {}
+for i = 0, #KEYS / 5 - 1 do
+  local k, a = i * 5, i * 7
+  out[i + 1] = admit(
+    {KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]},
+    {ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]})
+end
+return out
+"""
+)
+
 # KEYS: owner, job, pending. ARGV: job_id, now, lease_until, reason.
 # SET owner temporal NX. While the owner is temporal and the job unfinished the
 # job stays pending with the lease as its score; a dramatiq owner leaves it.

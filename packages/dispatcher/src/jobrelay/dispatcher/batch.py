@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from jobrelay.queue import ENGINE_DRAMATIQ, RedisUnavailable
 from . import metrics
 from .admission import AdmitFailed, with_one_retry
 from .errors import DispatchUnavailable, InvalidDispatch
-from .ledger import Admission, QueuedMessage
+from .ledger import Admission, AdmitEntry, QueuedMessage
 from .models import BatchResult, DispatchReceipt, JobRequest, Reason
 from .receipts import deduplicated_receipt, new_token, record_fields
 
@@ -52,7 +53,7 @@ class BatchDispatch:
     """:meth:`Dispatcher.dispatch_many`: the same decisions as a single dispatch, per item.
 
     Health is asked once and live workers once per queue. The Dramatiq items
-    are admitted with one pipeline of ``ADMIT`` calls (one round trip, retried
+    are admitted in one ``ADMIT_MANY`` script call (one round trip, retried
     once like a single admit); an item whose ``job_id`` is already recorded,
     earlier or by an item before it in the same batch, gets the first
     receipt with ``deduplicated=True``. The rest go to Temporal as single
@@ -81,13 +82,14 @@ class BatchDispatch:
         to_dramatiq, fallbacks = await self._route(ready)
         fallbacks += await self._admit(to_dramatiq, results)
         await self._to_temporal(fallbacks, results)
-        seconds = time.perf_counter() - started
+        counts: Counter[tuple[str, str, str]] = Counter()
         for item in ready:
             result = results[item.index]
             if result.receipt is not None:
-                metrics.dispatched(item.job.queue, result.receipt, seconds)
+                counts[item.job.queue, result.receipt.engine, result.receipt.reason.value] += 1
             elif isinstance(result.error, DispatchUnavailable):
                 metrics.unavailable(item.job.queue, result.error.reason)
+        metrics.batch_dispatched(counts, time.perf_counter() - started)
         return [results[index] for index in range(len(items))]
 
     def _prepare(self, index: int, raw: JobRequest | Mapping[str, Any]) -> _Item:
@@ -145,31 +147,29 @@ class BatchDispatch:
             return []
         tokens = [new_token() for _ in items]
         messages: list[QueuedMessage | None] = []
-        calls = []
+        entries: list[AdmitEntry] = []
         for item, token in zip(items, tokens, strict=True):
             job, delay_s = item.job, item.delay_s
             deadline = time.time() + (delay_s or 0.0) + d.settings.pickup_deadline_s
             message = d.message(job, delay_s, item.encoded)
             messages.append(message)
             fields = record_fields(job, ENGINE_DRAMATIQ, Reason.OK, token)
-            calls.append(
-                d.ledger.admit(
-                    job.job_id, fields, payload=item.encoded, deadline=deadline, message=message
-                )
-            )
+            entries.append(AdmitEntry(job.job_id, fields, item.encoded, deadline, message=message))
+        call = d.ledger.admit_many(entries)
         try:
-            replies = await with_one_retry(lambda: d.redis.run_all(calls))
+            replies = await with_one_retry(lambda: d.redis.run(call))
         except AdmitFailed as failed:
             d.health.record_failure()
             return [_unadmitted(item, failed.cause, failed.may_have_landed) for item in items]
+        except redis.ResponseError as exc:
+            # The script failed part way: the writes it made stand.
+            logger.error("admit of a batch of %d failed: %s", len(items), exc)
+            cause = RedisUnavailable(f"admit failed: {exc}")
+            return [_unadmitted(item, cause, True) for item in items]
         fallbacks: list[_Fallback] = []
         enqueues = []
         for item, token, message, reply in zip(items, tokens, messages, replies, strict=True):
-            if isinstance(reply, redis.ResponseError):
-                # The script failed part way: its writes may stand.
-                logger.error("admit of %s failed: %s", item.job.job_id, reply)
-                fallbacks.append(_unadmitted(item, RedisUnavailable(str(reply)), True))
-            elif _duplicate(reply, token):
+            if _duplicate(reply, token):
                 results[item.index] = BatchResult(
                     item.index, receipt=deduplicated_receipt(item.job.job_id, reply)
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,18 @@ class QueuedMessage:
     messages_key: str
     message_id: str
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitEntry:
+    """One job of :meth:`Ledger.admit_many`: the arguments of :meth:`Ledger.admit`."""
+
+    job_id: str
+    fields: dict[str, str]
+    payload: str
+    deadline: float | None
+    owner: str = ""
+    message: QueuedMessage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,23 +86,43 @@ class Ledger:
         Temporal); ``message`` is pushed to its Dramatiq queue in the same step.
         Nothing is written when a record already exists.
         """
+        entry = AdmitEntry(job_id, fields, payload, deadline, owner, message)
+        keys, args = self._admit_parts(entry)
+        return RedisCall.lua(_ADMIT, keys, args, _admission)
+
+    def admit_many(self, entries: Sequence[AdmitEntry]) -> RedisCall[list[Admission]]:
+        """:meth:`admit` for each entry, in one script call; one admission per entry, in order.
+
+        Each entry is admitted as on its own: an entry whose job was recorded
+        before, or by an earlier entry of the same call, writes nothing.
+        """
+        keys: list[str] = []
+        args: list[Arg] = []
+        for entry in entries:
+            entry_keys, entry_args = self._admit_parts(entry)
+            keys += entry_keys
+            args += entry_args
+        return RedisCall.lua(_ADMIT_MANY, keys, args, _admissions)
+
+    def _admit_parts(self, entry: AdmitEntry) -> tuple[list[str], list[Arg]]:
+        message = entry.message
         keys = [
-            self.keys.job(job_id),
+            self.keys.job(entry.job_id),
             self.keys.pending,
-            self.keys.owner(job_id),
+            self.keys.owner(entry.job_id),
             message.queue_key if message else "",
             message.messages_key if message else "",
         ]
         args: list[Arg] = [
-            "" if deadline is None else repr(deadline),
-            job_id,
-            owner,
+            "" if entry.deadline is None else repr(entry.deadline),
+            entry.job_id,
+            entry.owner,
             message.message_id if message else "",
             message.data if message else b"",
-            json.dumps(fields),
-            payload,
+            json.dumps(entry.fields),
+            entry.payload,
         ]
-        return RedisCall.lua(_ADMIT, keys, args, _admission)
+        return keys, args
 
     def claim_temporal(self, job_id: str, *, reason: str, lease_s: float) -> RedisCall[Claim]:
         """``SET owner temporal NX``; a temporal owner keeps the job leased in pending."""
@@ -122,6 +155,7 @@ class Ledger:
 
 
 _ADMIT = LuaScript(_scripts.ADMIT)
+_ADMIT_MANY = LuaScript(_scripts.ADMIT_MANY)
 _CLAIM = LuaScript(_scripts.CLAIM_TEMPORAL)
 _ABANDON = LuaScript(_scripts.ABANDON)
 _RELEASE = LuaScript(_scripts.RELEASE)
@@ -132,6 +166,10 @@ def _admission(reply: list[Any]) -> Admission:
         return Admission(created=True)
     token, engine, reason, state, current = (_opt(v) for v in reply[1:6])
     return Admission(False, token, engine, reason, state, current)
+
+
+def _admissions(reply: list[list[Any]]) -> list[Admission]:
+    return [_admission(one) for one in reply]
 
 
 def _claim(reply: list[Any]) -> Claim:

@@ -8,6 +8,8 @@ app does on ``/metrics``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import Counter, Histogram
 
 from .models import DispatchReceipt
@@ -35,6 +37,18 @@ def dispatched(queue: str, receipt: DispatchReceipt, seconds: float) -> None:
     """Count a job some engine accepted."""
     DISPATCHED.labels(queue, receipt.engine, receipt.reason.value).inc()
     SECONDS.labels(receipt.engine).observe(seconds)
+
+
+def batch_dispatched(counts: Mapping[tuple[str, str, str], int], seconds: float) -> None:
+    """Count the jobs of one batch, per (queue, engine, reason).
+
+    The histogram gets the batch's time once per engine that took some of
+    its jobs: it is the time of a dispatch call, as for single dispatches.
+    """
+    for (queue, engine, reason), n in counts.items():
+        DISPATCHED.labels(queue, engine, reason).inc(n)
+    for engine in {engine for _, engine, _ in counts}:
+        SECONDS.labels(engine).observe(seconds)
 
 
 def unavailable(queue: str, reason: str) -> None:

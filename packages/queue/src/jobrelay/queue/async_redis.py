@@ -109,21 +109,11 @@ class AsyncRedis:
             raise reply
         return call.parse(reply)
 
-    async def run_all(self, calls: Sequence[RedisCall[T]]) -> list[T | redis.ResponseError]:
-        """Every call in one round trip (a pipeline, not a transaction), replies in order.
-
-        A call that got an error reply has the error in its place; the others
-        ran. Raises :class:`RedisUnavailable` when Redis does not answer in
-        time: then any of the calls may or may not have run.
-        """
-        replies = await self._exchange(calls)
-        return [
-            reply if isinstance(reply, redis.ResponseError) else call.parse(reply)
-            for call, reply in zip(calls, replies, strict=True)
-        ]
-
     async def _exchange(self, calls: Sequence[RedisCall[Any]]) -> list[Any]:
-        """The raw replies of ``calls`` (error replies as exceptions), sent in one write."""
+        """The raw replies of ``calls`` (error replies as exceptions), sent in one write.
+
+        One call today; the NOSCRIPT retry sends the calls that need it again.
+        """
         idle = self._connections()
         conn = self._take(idle)
         try:
