@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from jobrelay.queue import finished_lua
 
-# KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash.
+# KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash, the
+#       queue's wake-up list ('' for none; see DramatiqKeys.wake).
 # ARGV: deadline ('' for none), job_id, owner ('' or 'temporal'), message id ('' for none),
 #       message data, the record's fields as one JSON object (dispatch_token among them;
 #       one argument instead of twenty halves the client's cost of packing the command),
@@ -38,11 +39,15 @@ if ARGV[1] ~= '' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
   redis.call('RPUSH', KEYS[4], ARGV[4])
+  -- A few tokens at most: more idle consumers than that poll on their own.
+  if KEYS[6] ~= '' and redis.call('LLEN', KEYS[6]) < 8 then
+    redis.call('RPUSH', KEYS[6], '1')
+  end
 end
 return {1}
 """
 
-# ADMIT for many jobs in one call: KEYS are ADMIT's five per job, ARGV its
+# ADMIT for many jobs in one call: KEYS are ADMIT's six per job, ARGV its
 # seven per job, in the same order. Returns one ADMIT reply per job. A call
 # runs EVALSHA's setup once, not per job, and the client reads one reply.
 ADMIT_MANY = (
@@ -50,10 +55,10 @@ ADMIT_MANY = (
     + ADMIT
     + """end
 local out = {}
-for i = 0, #KEYS / 5 - 1 do
-  local k, a = i * 5, i * 7
+for i = 0, #KEYS / 6 - 1 do
+  local k, a = i * 6, i * 7
   out[i + 1] = admit(
-    {KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]},
+    {KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6]},
     {ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]})
 end
 return out

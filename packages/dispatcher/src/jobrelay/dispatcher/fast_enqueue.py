@@ -76,4 +76,5 @@ class DramatiqMessages:
             messages_key=self._keys.messages(job.queue),
             message_id=message_id,
             data=data,
+            wake_key=self._keys.wake(job.queue),
         )

@@ -23,6 +23,8 @@ class QueuedMessage:
     messages_key: str
     message_id: str
     data: bytes
+    wake_key: str = ""
+    """The queue's wake-up list: a token pushed there wakes an idle consumer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class Ledger:
             self.keys.owner(entry.job_id),
             message.queue_key if message else "",
             message.messages_key if message else "",
+            message.wake_key if message else "",
         ]
         args: list[Arg] = [
             "" if entry.deadline is None else repr(entry.deadline),

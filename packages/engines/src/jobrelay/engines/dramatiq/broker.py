@@ -77,6 +77,15 @@ class DramatiqKeys(NamedTuple):
         """The hash of ``queue_name``'s encoded messages by their Redis message id."""
         return f"{self.namespace}:{queue_name}.msgs"
 
+    def wake(self, queue_name: str) -> str:
+        """jobrelay's own list of wake-up tokens for ``queue_name``'s idle consumers.
+
+        Not a Dramatiq key: the one-round-trip enqueue pushes a token (at most
+        a few wait), and an idle :class:`JobConsumer` blocks on it instead of
+        sleeping, so a new message is fetched at once rather than after a poll.
+        """
+        return f"{self.namespace}:{queue_name}.jobrelay-wake"
+
     def acks(self, broker_id: str, queue_name: str) -> str:
         """The ids of ``queue_name``'s messages broker ``broker_id`` took and has not acked."""
         return f"{self.namespace}:__acks__.{broker_id}.{queue_name}"

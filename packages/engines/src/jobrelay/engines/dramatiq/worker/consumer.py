@@ -20,8 +20,10 @@ its attempt count unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,8 +33,9 @@ from typing import Any
 import redis
 from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import current_millis, dq_name
+from dramatiq.common import compute_backoff, current_millis, dq_name
 from dramatiq.errors import ConnectionClosed, DecodeError
+from dramatiq.message import Message
 from jobrelay.queue import JobState, JobStore, RedisUnavailable
 from jobrelay.queue.codec import text
 
@@ -42,6 +45,9 @@ from .group_commit import GroupCommit
 from .success_ack import SuccessAck
 
 logger = logging.getLogger("jobrelay.dramatiq")
+
+# Redis's BLPOP takes a timeout in seconds; below this a sleep is as good.
+_MIN_BLOCK_S = 0.01
 
 _SUCCESS_ATTR = "_jobrelay_success"
 _REDELIVERY_ATTR = "_jobrelay_redelivery"
@@ -126,6 +132,14 @@ class JobConsumer(_RedisConsumer):
         timeout: int,
     ) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        # Delayed messages (name.DQ) are not enqueued with a token: they poll.
+        self._wake_key = (
+            None
+            if queue_name == dq_name(queue_name)
+            else DramatiqKeys(broker.namespace).wake(queue_name)
+        )
+        read_timeout = broker.client.connection_pool.connection_kwargs.get("socket_timeout")
+        self._max_block_s = 0.8 * read_timeout if read_timeout else 1.0
         self._store = store
         self._succeed_and_ack = succeed_and_ack
         self._retry_ack = retry_ack
@@ -185,7 +199,7 @@ class JobConsumer(_RedisConsumer):
     def __next__(self) -> MessageProxy | None:
         while True:
             try:
-                return super().__next__()  # type: ignore[no-untyped-call,no-any-return]
+                return self._next()
             except DecodeError as exc:
                 raw = exc.data if isinstance(exc.data, bytes) else str(exc.data).encode()
                 reason = f"undecodable message: {exc.error}"
@@ -193,6 +207,47 @@ class JobConsumer(_RedisConsumer):
                     logger.error(
                         "undecodable message on %s not found to dead-letter", self.queue_name
                     )
+
+    def _next(self) -> MessageProxy | None:
+        # Dramatiq's _RedisConsumer.__next__, with its idle sleep replaced by a
+        # wait on the queue's wake-up list: a message the dispatcher enqueues
+        # (with a token) is fetched at once instead of after the backoff.
+        try:
+            while True:
+                if self.message_cache:
+                    data = self.message_cache.pop(0)
+                    if data is None:
+                        continue  # dramatiq#266: skipped, as dramatiq does
+                    self.misses = 0
+                    message = Message.decode(data)
+                    self.queued_message_ids.add(message.message_id)
+                    return MessageProxy(message)
+                messages = []
+                if self.outstanding_message_count < self.prefetch:
+                    self.message_cache = messages = self.broker.do_fetch(
+                        self.queue_name, self.prefetch - self.outstanding_message_count
+                    )
+                if not messages:
+                    self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                    self._idle(backoff_ms / 1000)
+                    return None
+        except redis.ConnectionError as exc:
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+    def _idle(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for new work: a wake-up token, or the time running out."""
+        if self._wake_key is None or self.outstanding_message_count >= self.prefetch:
+            # A full prefetch waits for its own acks, not for new messages.
+            time.sleep(seconds)
+            return
+        # Within the connection's read timeout, which would otherwise end the wait.
+        wait = min(seconds, self._max_block_s)
+        if wait < _MIN_BLOCK_S:
+            time.sleep(seconds)
+            return
+        # A slow answer is no token: the caller fetches, and backs off, as before.
+        with contextlib.suppress(redis.TimeoutError):
+            self.broker.client.blpop([self._wake_key], timeout=wait)
 
 
 def install_consumer(broker: RedisBroker, store: JobStore) -> None:
