@@ -75,28 +75,31 @@ local out = {}
 for i = 0, (#KEYS - 1) / 3 - 1 do
   local owner_key, job, steps = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
   local job_id, attempt = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-  if redis.call('EXISTS', job) == 0 then
+  -- Every record has a state: none means no record (and no claim).
+  local f = redis.call('HMGET', job, 'state', 'cancel_requested', 'started_at')
+  local st = f[1]
+  if not st then
     out[i + 1] = {}
   else
     local owner = engine
-    if redis.call('SET', owner_key, engine, 'NX') then
+    local won = redis.call('SET', owner_key, engine, 'NX')
+    if won then
       redis.call('ZREM', KEYS[1], job_id)
-      redis.call('HSET', job, 'engine', engine, 'updated_at', now)
     else
       owner = redis.call('GET', owner_key)
     end
     local memo = false
-    local st = redis.call('HGET', job, 'state')
     local finished = """
     + _FINISHED
     + """
-    if owner == engine and not finished
-        and redis.call('HGET', job, 'cancel_requested') ~= '1' then
+    if owner == engine and not finished and f[2] ~= '1' then
+      local started = f[3]
+      if not started or started == '' then started = now end
       redis.call('HSET', job, 'state', 'running', 'attempts', attempt, 'engine', engine,
-        'wake_at', '', 'updated_at', now)
-      local started = redis.call('HGET', job, 'started_at')
-      if not started or started == '' then redis.call('HSET', job, 'started_at', now) end
+        'wake_at', '', 'updated_at', now, 'started_at', started)
       memo = redis.call('HGETALL', steps)
+    elseif won then
+      redis.call('HSET', job, 'engine', engine, 'updated_at', now)
     end
     out[i + 1] = {owner, st, memo}
   end
