@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
+)
+
+
+def _use_dev_stack() -> None:
+    """Take the addresses of a ``jobrelay dev`` running here for settings left unset."""
+    from . import dev_env
+
+    dev_env.load_into(os.environ)
 
 
 @app.command()
@@ -65,9 +75,14 @@ def dispatch(
         bool, typer.Option("--json", help="with --from-file: one JSON result per line")
     ] = False,
 ) -> None:
-    """Dispatch one job, or every line of a file, with the environment's settings."""
+    """Dispatch one job, or every line of a file, with the environment's settings.
+
+    Settings the environment leaves unset come from a ``jobrelay dev``
+    running in this directory (``.jobrelay-dev/env``), else their defaults.
+    """
     from jobrelay.dispatcher import JobrelayError, dispatch_job
 
+    _use_dev_stack()
     if from_file is not None:
         if payload != "{}" or job_id is not None or confirm != "admission":
             raise typer.BadParameter(
@@ -81,7 +96,7 @@ def dispatch(
     try:
         receipt = asyncio.run(dispatch_job(name, data, job_id=job_id, confirm=confirm))  # type: ignore[arg-type]
     except JobrelayError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(_one_line(exc), err=True)
         raise typer.Exit(1) from None
     typer.echo(receipt.model_dump_json())
 
@@ -126,10 +141,16 @@ def _dispatch_file(path: Path, name: str, *, id_field: str | None, as_json: bool
 
 @app.command()
 def status(job_id: Annotated[str, typer.Argument(help="the job id")]) -> None:
-    """Print a job's status as JSON."""
-    from jobrelay.dispatcher import get_job_status
+    """Print a job's status as JSON (settings as for ``dispatch``)."""
+    from jobrelay.dispatcher import JobrelayError, get_job_status
 
-    typer.echo(asyncio.run(get_job_status(job_id)).model_dump_json(indent=2))
+    _use_dev_stack()
+    try:
+        status_ = asyncio.run(get_job_status(job_id))
+    except JobrelayError as exc:
+        typer.echo(_one_line(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(status_.model_dump_json(indent=2))
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -142,6 +163,15 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _one_line(exc: BaseException) -> str:
+    """``error: Type: message`` on one line, whatever the message's own line breaks."""
+    return " ".join(f"error: {type(exc).__name__}: {exc}".split())
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: any failure is one line on stderr and exit code 1."""
+    try:
+        app()
+    except Exception as exc:
+        typer.echo(_one_line(exc), err=True)
+        raise SystemExit(1) from None

@@ -14,6 +14,8 @@ import httpx
 from jobrelay.devservers import ManagedProcess, RedisServer, TemporalDevServer, free_port
 from jobrelay.queue import ENGINE_DRAMATIQ, FINISHED_STATES
 
+from . import dev_env
+
 
 def _say(message: str) -> None:
     print(f"[jobrelay dev] {message}", flush=True)
@@ -67,11 +69,18 @@ def _dramatiq_workers(base_url: str) -> list[dict[str, Any]]:
 def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> int:
     """Start Redis, Temporal, both workers and the web app; run a demo job; wait."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    web_port = web_port or free_port()
-    redis = RedisServer(aof=True, data_dir=data_dir / "redis")
+    # The default ports when free, so the CLI of another terminal needs no
+    # settings; elsewhere otherwise, and the env file says where.
+    ports = {
+        name: port if dev_env.port_free(port) else free_port()
+        for name, port in dev_env.DEFAULT_PORTS.items()
+    }
+    web_port = web_port or ports["web"]
+    redis = RedisServer(port=ports["redis"], aof=True, data_dir=data_dir / "redis")
     (data_dir / "redis").mkdir(exist_ok=True)
-    temporal = TemporalDevServer()
+    temporal = TemporalDevServer(port=ports["temporal"])
     children: list[ManagedProcess] = []
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         redis.start()
         _say(f"redis    {redis.url} (pid {redis.pid}, AOF in {redis.data_dir})")
@@ -101,6 +110,16 @@ def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> 
         _wait_until("web app", lambda: httpx.get(f"{base_url}/health").is_success, 30)
         _wait_until("a Dramatiq worker", lambda: _dramatiq_workers(base_url), 30)
         _say(f"web      {base_url}  (API docs at {base_url}/docs)")
+        addresses = {
+            "REDIS_URL": redis.url,
+            "TEMPORAL_ADDRESS": temporal.address,
+            "JOBRELAY_URL": base_url,
+        }
+        env_file = dev_env.write(data_dir, addresses)
+        defaults = {"redis": redis.port, "temporal": temporal.port, "web": web_port}
+        if defaults != dev_env.DEFAULT_PORTS:
+            _say(f"not all on the default ports: the CLI reads {env_file} from this directory;")
+            _say("elsewhere, export " + " ".join(f"{k}={v}" for k, v in addresses.items()))
         outcomes = ["succeeded"]
         if demo:
             payload = {"start": 3, "pause_s": 0.3}
@@ -116,13 +135,13 @@ def run_dev(*, data_dir: Path, web_port: int | None, once: bool, demo: bool) -> 
         if once:
             return 0 if set(outcomes) == {"succeeded"} else 1
         _say("running; Ctrl-C stops everything")
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM, at any point: everything started is stopped below.
+        return 0
     finally:
+        dev_env.remove(data_dir)
         for proc in reversed(children):
             proc.stop()
         temporal.stop()
