@@ -12,6 +12,7 @@ from jobrelay.job_engine import JobEngineSettings
 from jobrelay.job_engine.jobs.api import ApiSettings
 from jobrelay.queue import QueueSettings
 from jobrelay.web import WebSettings
+from jobrelay.web.settings import CliSettings
 from jobrelay.worker.settings import WorkerSettings
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
@@ -24,6 +25,7 @@ MODELS: list[type[BaseSettings]] = [
     JobEngineSettings,
     DispatcherSettings,
     WebSettings,
+    CliSettings,
     WorkerSettings,
     ApiSettings,
 ]

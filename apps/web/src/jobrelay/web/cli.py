@@ -18,8 +18,9 @@ app = typer.Typer(
 def _use_dev_stack() -> None:
     """Take the addresses of a ``jobrelay dev`` running here for settings left unset."""
     from . import dev_env
+    from .settings import CliSettings
 
-    dev_env.load_into(os.environ)
+    dev_env.load_into(os.environ, CliSettings().dev_dir)
 
 
 @app.command()

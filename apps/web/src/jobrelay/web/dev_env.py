@@ -5,7 +5,8 @@ not, its servers listen elsewhere and a second terminal could not guess
 where. So it writes ``<data dir>/env`` (``KEY=value`` lines: ``REDIS_URL``,
 ``TEMPORAL_ADDRESS``, ``JOBRELAY_URL``) while it runs and removes it when
 it stops; the CLI reads ``.jobrelay-dev/env`` under the current directory
-(or ``JOBRELAY_DEV_DIR``) for whatever the environment does not set.
+(``JOBRELAY_DEV_DIR``, see ``CliSettings``) for whatever the environment
+does not set.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import socket
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
-DEFAULT_DIR = Path(".jobrelay-dev")
 FILE_NAME = "env"
 # The ports the settings default to (REDIS_URL, TEMPORAL_ADDRESS, JOBRELAY_WEB_PORT).
 DEFAULT_PORTS = {"redis": 6379, "temporal": 7233, "web": 8000}
@@ -43,12 +43,12 @@ def remove(data_dir: Path) -> None:
     (data_dir / FILE_NAME).unlink(missing_ok=True)
 
 
-def load_into(environ: MutableMapping[str, str], cwd: Path | None = None) -> Path | None:
-    """Fill ``environ`` from a running dev stack's file, never over what it already sets.
+def load_into(environ: MutableMapping[str, str], data_dir: Path) -> Path | None:
+    """Fill ``environ`` from the file a dev stack running in ``data_dir`` wrote.
 
-    Returns the file read, or None when there is none.
+    Never over what ``environ`` already sets. Returns the file read, or None
+    when there is none.
     """
-    data_dir = Path(environ.get("JOBRELAY_DEV_DIR") or (cwd or Path.cwd()) / DEFAULT_DIR)
     path = data_dir / FILE_NAME
     try:
         lines = path.read_text().splitlines()

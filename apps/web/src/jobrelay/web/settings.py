@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,4 +22,14 @@ class WebSettings(BaseSettings):
         1.0,
         gt=0,
         validation_alias=AliasChoices("JOBRELAY_RECONCILE_INTERVAL_S", "reconcile_interval_s"),
+    )
+
+
+class CliSettings(BaseSettings):
+    """Where the ``jobrelay`` CLI looks for a running ``jobrelay dev`` stack's addresses."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    dev_dir: Path = Field(
+        Path(".jobrelay-dev"), validation_alias=AliasChoices("JOBRELAY_DEV_DIR", "dev_dir")
     )
