@@ -218,3 +218,39 @@ async def test_a_batch_too_big_or_empty_names_the_jobs_field(
     assert "JOBRELAY_MAX_BATCH_SIZE" in too_big.json()["detail"][0]["msg"]
     assert empty.status_code == 422
     assert empty.json()["detail"][0]["loc"] == ["body", "jobs"]
+
+
+async def test_healthz_answers_and_readyz_says_which_engine_can_take_a_job(
+    web_client: httpx.AsyncClient, live_worker: Callable[[str], None]
+) -> None:
+    assert (await web_client.get("/healthz")).json() == {"status": "ok"}
+    no_worker = await web_client.get("/readyz")
+    assert no_worker.status_code == 200  # Temporal can
+    assert (no_worker.json()["dramatiq"]["ready"], no_worker.json()["temporal"]["ready"]) == (
+        False,
+        True,
+    )
+    live_worker("default")
+    both = (await web_client.get("/readyz")).json()
+    assert both["status"] == "ready"
+    assert both["dramatiq"]["ready"] is True and both["dramatiq"]["live_workers"]["default"] >= 1
+
+
+async def test_readyz_is_503_when_neither_engine_can_take_a_job(
+    own_redis: RedisServer, prefix: str
+) -> None:
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
+    app = create_app(
+        dispatcher=make_dispatcher(settings, f"127.0.0.1:{free_port()}"),
+        settings=WebSettings(run_reconciler=False),
+    )
+    own_redis.stop()
+    async with serve(app) as client:
+        healthz = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    assert healthz.status_code == 200  # the process answers all the same
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "unavailable"
+    assert body["dramatiq"]["redis"] == "down"
+    assert body["temporal"]["ready"] is False

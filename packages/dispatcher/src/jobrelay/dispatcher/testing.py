@@ -56,6 +56,9 @@ class MemoryTemporal:
             return
         self.workflows[job.job_id] = MemoryWorkflow(job, delay_s)
 
+    async def healthy(self) -> bool:
+        return self.fail is None
+
     async def describe(self, job_id: str) -> dict[str, Any] | None:
         if self.fail is not None:
             raise self.fail

@@ -29,3 +29,7 @@ class TemporalEngine(Protocol):
     async def cancel(self, job_id: str) -> bool:
         """Request cancellation; False when there is no such running workflow."""
         ...
+
+    async def healthy(self) -> bool:
+        """Whether the server answers its health check now (False, never an error)."""
+        ...

@@ -24,6 +24,49 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """200 while the process answers; asks nothing of Redis or Temporal."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """200 while at least one engine can take a job now, else 503; each engine's state.
+
+    Dramatiq can while ``USE_DRAMATIQ`` is on, Redis answers (the breaker
+    closed) and some queue has a live worker; Temporal can while its server
+    answers its health check.
+    """
+    dispatcher = request.app.state.dispatcher
+    redis_ok = await dispatcher.health.ais_healthy()
+    live: dict[str, int] = {}
+    if redis_ok:
+        registry = dispatcher.workers.registry
+        try:
+            for queue in QUEUES:
+                live[queue] = await asyncio.to_thread(registry.live_count, queue)
+        except RedisUnavailable:
+            redis_ok = False
+    dramatiq_ok = bool(dispatcher.settings.use_dramatiq and redis_ok and any(live.values()))
+    try:
+        temporal_ok = await (await dispatcher.temporal.get()).healthy()
+    except Exception:
+        temporal_ok = False  # not connected, and could not connect now
+    body = {
+        "status": "ready" if dramatiq_ok or temporal_ok else "unavailable",
+        "dramatiq": {
+            "ready": dramatiq_ok,
+            "use_dramatiq": dispatcher.settings.use_dramatiq,
+            "redis": "up" if redis_ok else "down",
+            "breaker": dispatcher.health.state.value,
+            "live_workers": live,
+        },
+        "temporal": {"ready": temporal_ok},
+    }
+    return JSONResponse(body, status_code=200 if dramatiq_ok or temporal_ok else 503)
+
+
 @router.get("/workers")
 async def workers(request: Request) -> dict[str, list[WorkerInfo]]:
     """Live workers per queue, from their heartbeats (empty lists when Redis is down)."""

@@ -132,6 +132,13 @@ class TemporalAdapter:
             raise
         return True
 
+    async def healthy(self) -> bool:
+        """Whether the frontend answers its gRPC health check within the call timeout."""
+        try:
+            return await self._call(self.client.service_client.check_health(timeout=self.timeout))
+        except Exception:
+            return False
+
     async def _call(self, call: Awaitable[T]) -> T:
         try:
             async with asyncio.timeout(self.timeout.total_seconds()):
