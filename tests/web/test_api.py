@@ -254,3 +254,17 @@ async def test_readyz_is_503_when_neither_engine_can_take_a_job(
     assert body["status"] == "unavailable"
     assert body["dramatiq"]["redis"] == "down"
     assert body["temporal"]["ready"] is False
+
+
+async def test_one_worker_by_id_and_404_for_an_unknown_one(
+    web_client: httpx.AsyncClient, live_worker: Callable[[str], None]
+) -> None:
+    live_worker("data_sync")
+    listed = (await web_client.get("/workers")).json()["data_sync"]
+    assert len(listed) == 1
+    one = await web_client.get(f"/workers/{listed[0]['worker_id']}")
+    assert one.status_code == 200
+    assert one.json() == listed[0]
+    missing = await web_client.get("/workers/nobody")
+    assert missing.status_code == 404
+    assert missing.json()["detail"][0]["loc"] == ["path", "worker_id"]

@@ -68,6 +68,12 @@ class WorkerRegistry:
         with unavailable_on_error():
             pipe.execute()
 
+    def get(self, worker_id: str) -> WorkerInfo | None:
+        """The last heartbeat of ``worker_id``, or None once it stopped or its TTL ran out."""
+        with unavailable_on_error():
+            raw = self.client.get(self.keys.worker(worker_id))
+        return None if raw is None else WorkerInfo.model_validate_json(raw)
+
     def live_count(self, queue: str) -> int:
         """How many Dramatiq workers of ``queue`` beat within the TTL (one round trip)."""
         return self.live_count_call(queue).run(self.client)

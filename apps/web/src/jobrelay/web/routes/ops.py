@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from jobrelay.queue import QUEUES, RedisUnavailable, WorkerInfo
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -78,6 +78,23 @@ async def workers(request: Request) -> dict[str, list[WorkerInfo]]:
         except RedisUnavailable:
             out[queue] = []
     return out
+
+
+@router.get("/workers/{worker_id}")
+async def worker(worker_id: str, request: Request) -> WorkerInfo:
+    """One worker's last heartbeat: engine, host, pid, queues, concurrency, counts, times.
+
+    404 once it stopped or missed its heartbeat TTL; 503 while Redis does not answer.
+    """
+    registry = request.app.state.dispatcher.workers.registry
+    try:
+        found: WorkerInfo | None = await asyncio.to_thread(registry.get, worker_id)
+    except RedisUnavailable as exc:
+        raise HTTPException(503, detail=str(exc)) from exc
+    if found is None:
+        detail = [{"loc": ["path", "worker_id"], "msg": "no live worker", "type": "not_found"}]
+        raise HTTPException(404, detail=detail)
+    return found
 
 
 @router.get("/metrics", include_in_schema=False)
