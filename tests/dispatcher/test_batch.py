@@ -19,7 +19,7 @@ from jobrelay.dispatcher import (
     TemporalLink,
     UnknownJob,
 )
-from jobrelay.queue import QueueSettings, RedisHealth
+from jobrelay.queue import QueuePauses, QueueSettings, RedisHealth
 
 # The Stack of conftest.py (a conftest cannot be imported under --import-mode=importlib).
 Stack = Any
@@ -69,6 +69,7 @@ async def test_the_dramatiq_items_of_a_batch_cost_one_round_trip(
     dispatcher = stack.dispatcher(
         health=RedisHealth(stack.client, cache_s=600),
         workers=LiveWorkers(stack.registry, cache_s=600),
+        pauses=QueuePauses(stack.client, stack.store.keys, cache_s=600),
     )
     await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}warm")
     calls = count_redis_calls(stack.client, this_thread_only=True)

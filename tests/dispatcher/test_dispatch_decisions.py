@@ -27,6 +27,7 @@ from jobrelay.queue import (
     BreakerState,
     JobState,
     JobStore,
+    QueuePauses,
     QueueSettings,
     RedisHealth,
     WorkerInfo,
@@ -177,7 +178,7 @@ async def test_a_frozen_redis_does_not_block_the_callers_event_loop(
         settings = QueueSettings(redis_url=server.url, prefix=prefix, read_timeout_ms=1000)
         client = redis_client(settings)
         registry = WorkerRegistry.from_settings(client, settings)
-        # Health and live workers stay cached: the record's write meets the freeze.
+        # Health, live workers and pauses stay cached: the record's write meets the freeze.
         dispatcher = Dispatcher(
             dsettings,
             store=JobStore.from_settings(client, settings),
@@ -185,6 +186,7 @@ async def test_a_frozen_redis_does_not_block_the_callers_event_loop(
             workers=LiveWorkers(registry, cache_s=60),
             dramatiq=MemoryDramatiq(),
             temporal=MemoryTemporal(),
+            pauses=QueuePauses(client, settings.keys, cache_s=60),
         )
         _beat(registry)
         assert (await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}w")).engine == "dramatiq"

@@ -144,6 +144,7 @@ async def test_token_is_required_when_configured(
     )
     async with serve(app) as client:
         assert (await client.get("/jobs/x")).status_code == 401
+        assert (await client.post("/queues/default/pause")).status_code == 401
         wrong = await client.get("/jobs/x", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         ok = await client.get("/jobs/x", headers={"Authorization": "Bearer s3cret"})
@@ -268,3 +269,35 @@ async def test_one_worker_by_id_and_404_for_an_unknown_one(
     missing = await web_client.get("/workers/nobody")
     assert missing.status_code == 404
     assert missing.json()["detail"][0]["loc"] == ["path", "worker_id"]
+
+
+async def test_queues_list_and_pause_and_resume_one(
+    web_client: httpx.AsyncClient, live_worker: Callable[[str], None]
+) -> None:
+    live_worker("default")
+    listed = {q["name"]: q for q in (await web_client.get("/queues")).json()}
+    assert set(listed) == {"default", "data_sync", "scheduled"}
+    assert listed["default"]["live_workers"] == {"dramatiq": 1, "temporal": 0}
+    assert listed["default"]["paused"] is False
+
+    paused = await web_client.post("/queues/default/pause")
+    assert paused.json() == {"queue": "default", "paused": True, "changed": True}
+    again = await web_client.post("/queues/default/pause")
+    assert again.json()["changed"] is False
+    # Jobs dispatched now wait on Dramatiq; nothing consumes in this test.
+    receipt = (
+        await web_client.post("/jobs", json={"name": "demo.countdown", "payload": {}})
+    ).json()
+    assert receipt["engine"] == "dramatiq"
+    one = (await web_client.get("/queues/default")).json()
+    assert (one["paused"], one["ready"]) == (True, 1)
+    assert one["paused_at"] is not None
+
+    resumed = await web_client.post("/queues/default/resume")
+    assert resumed.json() == {"queue": "default", "paused": False, "changed": True}
+    assert (await web_client.get("/queues/default")).json()["resumed_at"] is not None
+
+    unknown = await web_client.post("/queues/nope/pause")
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"][0]["loc"] == ["path", "name"]
+    assert (await web_client.get("/queues/nope")).status_code == 404

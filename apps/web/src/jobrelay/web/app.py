@@ -14,7 +14,7 @@ from jobrelay.dispatcher import (
 )
 
 from . import problems
-from .routes import jobs, ops
+from .routes import jobs, ops, queues
 from .settings import WebSettings
 
 logger = logging.getLogger("jobrelay.web")
@@ -51,7 +51,10 @@ def create_app(
         loop_task = None
         if web.run_reconciler:
             reconciler = Reconciler(
-                built.store, built.temporal, lease_s=built.settings.start_lease_s
+                built.store,
+                built.temporal,
+                lease_s=built.settings.start_lease_s,
+                resume_grace_s=built.settings.pickup_deadline_s,
             )
             loop_task = asyncio.create_task(
                 reconciler.run_forever(stop, interval_s=web.reconcile_interval_s)
@@ -68,4 +71,5 @@ def create_app(
     problems.install(app)
     app.include_router(jobs.router)
     app.include_router(ops.router)
+    app.include_router(queues.router)
     return app

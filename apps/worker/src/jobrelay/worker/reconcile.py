@@ -27,6 +27,7 @@ async def run_reconciler(
         # Retried less often than a dispatch's: a pass runs every few seconds.
         TemporalLink.connecting(settings, queue_settings, retry_after_s=5.0),
         lease_s=settings.start_lease_s,
+        resume_grace_s=settings.pickup_deadline_s,
         pump_wakeups=adapter.pump_wakeups,
     )
     await reconciler.run_forever(stop, interval_s=interval_s)

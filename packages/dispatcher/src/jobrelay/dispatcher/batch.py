@@ -123,7 +123,8 @@ class BatchDispatch:
         live: dict[str, bool | RedisUnavailable] = {}
         for queue in dict.fromkeys(item.job.queue for item in items):
             try:
-                live[queue] = await d.workers.any_live(queue)
+                # A paused queue takes jobs to hold, whether its workers live or not.
+                live[queue] = await d.pauses.ais_paused(queue) or await d.workers.any_live(queue)
             except RedisUnavailable as exc:
                 d.health.record_failure()
                 live[queue] = exc

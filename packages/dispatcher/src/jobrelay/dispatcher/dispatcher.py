@@ -16,6 +16,7 @@ from jobrelay.queue import (
     ENGINE_TEMPORAL,
     AsyncRedis,
     JobStore,
+    QueuePauses,
     RedisHealth,
     RedisUnavailable,
 )
@@ -54,7 +55,8 @@ class Dispatcher:
     """Chooses the engine for each job and hands it over (docs/architecture.md, Dispatch).
 
     Dramatiq when the flag is on, Redis is healthy and a worker of the queue
-    is alive; Temporal otherwise, or when any step of the Dramatiq path fails.
+    is alive (or an operator paused the queue: its jobs wait on Dramatiq);
+    Temporal otherwise, or when any step of the Dramatiq path fails.
     Applications build one explicitly; ``dispatch_job`` uses a default one.
     Its Redis round trips are made with :class:`AsyncRedis` (the store's
     server, on the caller's event loop); the operator calls that read or
@@ -72,6 +74,7 @@ class Dispatcher:
         dramatiq: DramatiqEngine,
         temporal: TemporalEngine | TemporalLink,
         messages: MessageBuilder | None = None,
+        pauses: QueuePauses | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -80,6 +83,7 @@ class Dispatcher:
         self.dramatiq = dramatiq
         self.temporal = temporal if isinstance(temporal, TemporalLink) else TemporalLink(temporal)
         self.redis = AsyncRedis.for_client(store.client)
+        self.pauses = pauses or QueuePauses(store.client, store.keys)
         self.ledger = Ledger(store.keys)
         self.inspector = JobInspector(store, health, self.temporal)
         self.fallback = TemporalPath(settings, self.ledger, self.redis, health, self.temporal)
@@ -212,7 +216,9 @@ class Dispatcher:
                 job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, cause, redis_ok=False
             )
         try:
-            live = await self.workers.any_live(job.queue)
+            paused = await self.pauses.ais_paused(job.queue)
+            # A paused queue takes jobs to hold, whether its workers live or not.
+            live = paused or await self.workers.any_live(job.queue)
         except RedisUnavailable as exc:
             self.health.record_failure()
             return await to_temporal(
@@ -249,9 +255,9 @@ class Dispatcher:
                     "enqueue of %s failed: %r", job.job_id, exc, extra={"job_id": job.job_id}
                 )
                 return await self.after_failed_enqueue(job, delay_s, token, exc)
-        if confirm == "admission" or delay_s:
-            # A delayed job cannot be picked up within the pickup timeout; the
-            # reconciler enforces its deadline instead.
+        if confirm == "admission" or delay_s or paused:
+            # A delayed job, or one of a paused queue, cannot be picked up within
+            # the pickup timeout; the reconciler enforces its deadline instead.
             return DispatchReceipt(job_id=job.job_id, engine=ENGINE_DRAMATIQ, reason=Reason.OK)
         return await self.pickup.confirm(job, token, deadline)
 

@@ -13,6 +13,7 @@ from jobrelay.queue import (
     AsyncRedis,
     JobState,
     JobStore,
+    QueuePauses,
     RedisUnavailable,
     loads,
 )
@@ -40,6 +41,9 @@ class ReconcileReport:
     """Starts that failed; retried once their lease ends."""
     woken: int = 0
     """Sleeping or long-delayed Dramatiq messages sent back to their queues."""
+    held: int = 0
+    """Overdue jobs of a paused queue, or of one resumed within the grace period: left
+    to wait (their lease brings them back)."""
 
 
 class Reconciler:
@@ -52,7 +56,8 @@ class Reconciler:
     confirmed (a dispatcher died between claim and start) is started again:
     the start is idempotent, workflow id = job id. When a start fails, a claim
     this pass won is given back (the job stays pending), so a Dramatiq worker
-    can still take the job while Temporal is down.
+    can still take the job while Temporal is down. Jobs of a paused queue are
+    left to wait, and for ``resume_grace_s`` after its resume.
 
     It may share an event loop with request handlers (the web app runs one):
     its dispatch steps use :class:`AsyncRedis`, and the store's blocking calls
@@ -68,8 +73,11 @@ class Reconciler:
         batch: int = 100,
         concurrency: int = 16,
         pump_wakeups: Callable[[], int] | None = None,
+        resume_grace_s: float = 30.0,
     ) -> None:
         self.store = store
+        self.pauses = QueuePauses(store.client, store.keys)
+        self.resume_grace_s = resume_grace_s
         self.ledger = Ledger(store.keys)
         self.redis = AsyncRedis.for_client(store.client)
         self.temporal = temporal if isinstance(temporal, TemporalLink) else TemporalLink(temporal)
@@ -114,11 +122,23 @@ class Reconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
+    async def _held(self, queue: str) -> bool:
+        # A pause is the operator's: no deadline runs while it lasts, and after
+        # a resume the workers get the grace period to drain what waited.
+        pause = await asyncio.to_thread(self.pauses.state, queue)
+        if pause.paused:
+            return True
+        resumed = pause.resumed_at
+        return resumed is not None and time.time() - resumed < self.resume_grace_s
+
     async def _settle(self, job_id: str, report: ReconcileReport, limit: asyncio.Semaphore) -> None:
         record = await asyncio.to_thread(self.store.get, job_id)
         if record is None or record.state.finished:
             await self.redis.run(self.ledger.confirm_started(job_id))
             report.dropped += 1
+            return
+        if await self._held(record.queue):
+            report.held += 1
             return
         claim = await self.redis.run(
             self.ledger.claim_temporal(job_id, reason=Reason.PICKUP_TIMEOUT, lease_s=self.lease_s)

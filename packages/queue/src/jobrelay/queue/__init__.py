@@ -18,6 +18,7 @@ from .errors import (
     UnknownQueue,
 )
 from .health import RedisHealth
+from .pauses import PauseState, QueuePauses
 from .queues import QUEUES, QueueSpec, get_queue
 from .records import FINISHED_STATES, JobRecord, JobState, finished_lua, new_record_fields
 from .registry import WorkerInfo, WorkerRegistry
@@ -44,6 +45,8 @@ __all__ = [
     "QueueSpec",
     "QUEUES",
     "get_queue",
+    "QueuePauses",
+    "PauseState",
     # Records
     "JobStore",
     "ClaimedStart",

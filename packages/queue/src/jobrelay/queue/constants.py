@@ -45,6 +45,16 @@ class Keys:
         # Wake-ups that could not be handed on (undecodable): member -> reason.
         return f"{self.prefix}wakeups:buried"
 
+    @property
+    def paused_queues(self) -> str:
+        # Queue name -> when an operator paused it (epoch seconds).
+        return f"{self.prefix}queues:paused"
+
+    @property
+    def resumed_queues(self) -> str:
+        # Queue name -> when it was last resumed: the pickup grace after a pause.
+        return f"{self.prefix}queues:resumed"
+
     def workers(self, queue: str, engine: str = ENGINE_DRAMATIQ) -> str:
         # Dramatiq's set keeps its original name: the dispatcher's live-worker
         # check reads it, and only Dramatiq workers can take an enqueued job.

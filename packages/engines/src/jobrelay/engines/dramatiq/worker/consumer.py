@@ -36,7 +36,7 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis, dq_name
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
-from jobrelay.queue import JobState, JobStore, RedisUnavailable
+from jobrelay.queue import JobState, JobStore, QueuePauses, RedisUnavailable
 from jobrelay.queue.codec import text
 
 from ..broker import DramatiqKeys, MessageAck
@@ -125,6 +125,7 @@ class JobConsumer(_RedisConsumer):
         self,
         broker: RedisBroker,
         store: JobStore,
+        pauses: QueuePauses,
         succeed_and_ack: GroupCommit[tuple[str, str, MessageAck], bool],
         retry_ack: redis.commands.core.Script,
         queue_name: str,
@@ -141,6 +142,7 @@ class JobConsumer(_RedisConsumer):
         read_timeout = broker.client.connection_pool.connection_kwargs.get("socket_timeout")
         self._max_block_s = 0.8 * read_timeout if read_timeout else 1.0
         self._store = store
+        self._pauses = pauses
         self._succeed_and_ack = succeed_and_ack
         self._retry_ack = retry_ack
 
@@ -223,6 +225,11 @@ class JobConsumer(_RedisConsumer):
                     self.queued_message_ids.add(message.message_id)
                     return MessageProxy(message)
                 messages = []
+                if self._paused():
+                    # An operator paused the queue: take nothing new until resumed.
+                    self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                    self._idle(backoff_ms / 1000)
+                    return None
                 if self.outstanding_message_count < self.prefetch:
                     self.message_cache = messages = self.broker.do_fetch(
                         self.queue_name, self.prefetch - self.outstanding_message_count
@@ -233,6 +240,14 @@ class JobConsumer(_RedisConsumer):
                     return None
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+    def _paused(self) -> bool:
+        if self._wake_key is None:
+            return False  # name.DQ: its due messages only move to the (paused) queue
+        try:
+            return self._pauses.is_paused(self.queue_name)
+        except RedisUnavailable as exc:
+            raise redis.ConnectionError(str(exc)) from exc
 
     def _idle(self, seconds: float) -> None:
         """Wait up to ``seconds`` for new work: a wake-up token, or the time running out."""
@@ -255,12 +270,16 @@ def install_consumer(broker: RedisBroker, store: JobStore) -> None:
 
     succeed_and_ack = GroupCommit(SuccessAck(store))
     retry_ack = broker.client.register_script(_RETRY_ACK)
+    # Asked on each fetch while idle: a pause reaches the consumer within 0.2 s.
+    pauses = QueuePauses(store.client, store.keys, cache_s=0.2)
 
     def consume(queue_name: str, prefetch: int = 1, timeout: int = 5000, **_: Any) -> Consumer:
         if queue_name == dq_name(queue_name):
             with _connection_closed():
                 _requeue_dropped_delays(broker, queue_name)
-        return JobConsumer(broker, store, succeed_and_ack, retry_ack, queue_name, prefetch, timeout)
+        return JobConsumer(
+            broker, store, pauses, succeed_and_ack, retry_ack, queue_name, prefetch, timeout
+        )
 
     # RedisBroker has no consumer-class setting; an instance attribute is the
     # narrowest way to swap it for this broker only.
