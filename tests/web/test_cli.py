@@ -90,3 +90,77 @@ def test_an_unknown_job_is_an_error_line_not_a_stack_trace(environment: None) ->
     assert result.exit_code == 1
     assert "UnknownJob" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def web_url(queue_settings: QueueSettings, temporal_server: TemporalDevServer) -> Iterator[str]:
+    """The web app served over real HTTP (uvicorn in a thread), as the CLI reaches it."""
+    import threading
+    import time as _time
+
+    import uvicorn
+    from jobrelay.devservers import free_port
+    from jobrelay.web import WebSettings, create_app
+
+    from .conftest import make_dispatcher
+
+    app = create_app(
+        dispatcher=make_dispatcher(queue_settings, temporal_server.address),
+        settings=WebSettings(run_reconciler=False),
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = _time.monotonic() + 30
+    while not server.started:
+        assert _time.monotonic() < deadline, "the web app never started"
+        _time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(30)
+
+
+def test_operator_commands_show_tables_json_and_pause_and_resume(
+    web_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("JOBRELAY_URL", web_url)
+    monkeypatch.setenv("JOBRELAY_DEV_DIR", str(tmp_path))  # no dev stack here
+    runner = CliRunner()
+    table = runner.invoke(app, ["queues"])
+    assert table.exit_code == 0, table.output
+    assert "default" in table.stdout and "data_sync" in table.stdout
+    as_json = runner.invoke(app, ["queues", "--json"])
+    assert {q["name"] for q in json.loads(as_json.stdout)} == {"default", "data_sync", "scheduled"}
+
+    assert runner.invoke(app, ["pause", "default"]).stdout.strip() == "default: paused"
+    assert "already" in runner.invoke(app, ["pause", "default"]).stdout
+    paused = {
+        q["name"]: q["paused"] for q in json.loads(runner.invoke(app, ["queues", "--json"]).stdout)
+    }
+    assert paused == {"default": True, "data_sync": False, "scheduled": False}
+    assert runner.invoke(app, ["resume", "default"]).stdout.strip() == "default: running"
+
+    workers = runner.invoke(app, ["workers", "--json"])
+    assert workers.exit_code == 0 and set(json.loads(workers.stdout)) == {
+        "default",
+        "data_sync",
+        "scheduled",
+    }
+
+    unknown = runner.invoke(app, ["pause", "nope"])
+    assert unknown.exit_code == 1
+    assert unknown.output.strip() == "error: OpsError: 404: unknown queue 'nope'"
+
+
+def test_an_unreachable_web_app_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from jobrelay.devservers import free_port
+
+    monkeypatch.setenv("JOBRELAY_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("JOBRELAY_DEV_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["queues"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: OpsError: cannot reach the web app at http://")
+    assert len(result.output.strip().splitlines()) == 1

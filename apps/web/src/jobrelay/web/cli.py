@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from .ops_client import OpsClient
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
@@ -162,6 +166,71 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--payload")
     return value
+
+
+def _ops(call: Callable[[OpsClient], None]) -> None:
+    """Run an operator command against the web app, with the dev stack's address if any."""
+    from jobrelay.dispatcher import DispatcherSettings
+
+    from .ops_client import OpsClient, OpsError
+    from .settings import CliSettings
+
+    _use_dev_stack()
+    try:
+        with OpsClient(CliSettings().url, DispatcherSettings().api_token) as client:
+            call(client)
+    except OpsError as exc:
+        typer.echo(_one_line(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="the API's JSON instead of a table")]
+
+
+@app.command()
+def queues(as_json: JsonOption = False) -> None:
+    """Each queue's ready, delayed and dead messages, live workers and pause (JOBRELAY_URL)."""
+    from rich.console import Console
+
+    from .ops_client import print_json, queues_table
+
+    def show(client: OpsClient) -> None:
+        answer = client.call("GET", "/queues")
+        print_json(answer) if as_json else Console().print(queues_table(answer))
+
+    _ops(show)
+
+
+@app.command()
+def workers(as_json: JsonOption = False) -> None:
+    """The live workers of each queue, both engines (JOBRELAY_URL)."""
+    from rich.console import Console
+
+    from .ops_client import print_json, workers_table
+
+    def show(client: OpsClient) -> None:
+        answer = client.call("GET", "/workers")
+        print_json(answer) if as_json else Console().print(workers_table(answer))
+
+    _ops(show)
+
+
+@app.command()
+def pause(queue: Annotated[str, typer.Argument(help="the queue to pause")]) -> None:
+    """Pause a queue: its workers take nothing new, its jobs wait (no fallback, no deadline)."""
+    _ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/pause")))
+
+
+@app.command()
+def resume(queue: Annotated[str, typer.Argument(help="the queue to resume")]) -> None:
+    """Resume a paused queue."""
+    _ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/resume")))
+
+
+def _changed(answer: dict[str, Any]) -> None:
+    state = "paused" if answer["paused"] else "running"
+    note = "" if answer["changed"] else " (it already was)"
+    typer.echo(f"{answer['queue']}: {state}{note}")
 
 
 def _one_line(exc: BaseException) -> str:

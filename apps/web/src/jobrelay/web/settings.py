@@ -26,10 +26,11 @@ class WebSettings(BaseSettings):
 
 
 class CliSettings(BaseSettings):
-    """Where the ``jobrelay`` CLI looks for a running ``jobrelay dev`` stack's addresses."""
+    """Where the ``jobrelay`` CLI finds a running ``jobrelay dev`` stack and the web app."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     dev_dir: Path = Field(
         Path(".jobrelay-dev"), validation_alias=AliasChoices("JOBRELAY_DEV_DIR", "dev_dir")
     )
+    url: str = Field("http://127.0.0.1:8000", validation_alias=AliasChoices("JOBRELAY_URL", "url"))
