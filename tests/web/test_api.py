@@ -301,3 +301,21 @@ async def test_queues_list_and_pause_and_resume_one(
     assert unknown.status_code == 404
     assert unknown.json()["detail"][0]["loc"] == ["path", "name"]
     assert (await web_client.get("/queues/nope")).status_code == 404
+
+
+async def test_retry_answers_409_naming_the_state_and_404_for_an_unknown_job(
+    web_client: httpx.AsyncClient, live_worker: Callable[[str], None], dramatiq_worker: None
+) -> None:
+    live_worker("default")
+    receipt = (
+        await web_client.post(
+            "/jobs", json={"name": "demo.countdown", "payload": {"start": 1, "pause_s": 0}}
+        )
+    ).json()
+    assert (await _wait_finished(web_client, receipt["job_id"]))["state"] == "succeeded"
+    refused = await web_client.post(f"/jobs/{receipt['job_id']}/retry")
+    assert refused.status_code == 409
+    detail = refused.json()["detail"][0]
+    assert (detail["loc"], detail["state"]) == (["path", "job_id"], "succeeded")
+    missing = await web_client.post("/jobs/no-such-job/retry?fresh=true")
+    assert missing.status_code == 404

@@ -60,3 +60,19 @@ async def nap(ctx: JobContext, data: Nap) -> int:
     await ctx.run("first", record_run, ctx.job_id, ctx.engine)
     await ctx.sleep("nap", data.seconds)
     return await ctx.run("second", record_after, ctx.job_id)
+
+
+def fail_unless_allowed(job_id: str, engine: str) -> int:
+    """The second step: counts its runs, and fails until ``dsp:{job_id}:ok`` is set."""
+    with redis.Redis.from_url(os.environ["DSP_REDIS_URL"]) as client:
+        n = int(client.rpush(f"dsp:{job_id}:second", engine))
+        if not client.exists(f"dsp:{job_id}:ok"):
+            raise RuntimeError(f"not allowed yet (run {n})")
+    return n
+
+
+@job("dsp.flaky", queue="default", payload=Ping, retries=0)
+async def flaky(ctx: JobContext, data: Ping) -> int:
+    """A first step that always succeeds, then one that fails until a test allows it."""
+    await ctx.run("first", record_run, ctx.job_id, ctx.engine)
+    return await ctx.run("second", fail_unless_allowed, ctx.job_id, ctx.engine)

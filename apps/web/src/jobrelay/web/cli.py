@@ -227,6 +227,18 @@ def resume(queue: Annotated[str, typer.Argument(help="the queue to resume")]) ->
     _ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/resume")))
 
 
+@app.command()
+def retry(
+    job_id: Annotated[str, typer.Argument(help="a failed, dead or cancelled job")],
+    fresh: Annotated[bool, typer.Option(help="run its finished steps again too")] = False,
+) -> None:
+    """Run a failed, dead or cancelled job again (JOBRELAY_URL); prints the new receipt."""
+    suffix = "?fresh=true" if fresh else ""
+    _ops(
+        lambda client: typer.echo(json.dumps(client.call("POST", f"/jobs/{job_id}/retry{suffix}")))
+    )
+
+
 def _changed(answer: dict[str, Any]) -> None:
     state = "paused" if answer["paused"] else "running"
     note = "" if answer["changed"] else " (it already was)"

@@ -17,6 +17,7 @@ from jobrelay.dispatcher import (
     InvalidDispatch,
     InvalidPayload,
     JobNotFound,
+    JobNotRetryable,
     PayloadTooLarge,
     StatusUnavailable,
     UnknownJob,
@@ -57,6 +58,10 @@ def problem(exc: JobrelayError, body: Loc = ("body",)) -> tuple[int, dict[str, A
             "type": "too_large",
             "detail": _detail([*body, "payload"], str(exc), "too_large"),
         }
+    if isinstance(exc, JobNotRetryable):
+        detail = _detail(["path", "job_id"], str(exc), "not_retryable")
+        detail[0]["state"] = exc.state
+        return 409, {"type": "not_retryable", "detail": detail}
     if isinstance(exc, JobNotFound):
         return 404, {
             "type": "not_found",
@@ -86,6 +91,7 @@ def install(app: FastAPI) -> None:
         UnknownJob,
         PayloadTooLarge,
         JobNotFound,
+        JobNotRetryable,
         DispatchUnavailable,
         StatusUnavailable,
     ):

@@ -13,6 +13,7 @@ from .errors import (
     EngineUnavailable,
     InvalidDispatch,
     JobNotFound,
+    JobNotRetryable,
     PayloadTooLarge,
     StatusUnavailable,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "PayloadTooLarge",
     "InvalidDispatch",
     "JobNotFound",
+    "JobNotRetryable",
     "DispatchProxyError",
     "EngineUnavailable",
     "DispatchUnavailable",

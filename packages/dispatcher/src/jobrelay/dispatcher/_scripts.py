@@ -65,6 +65,38 @@ return out
 """
 )
 
+# Retry a job that ended failed, dead or cancelled: its record back to queued,
+# its owner claim gone (or taken by ARGV[7] at once), its keys kept again
+# (they were set to expire when it finished), and then as ADMIT's new-record
+# branch: pending and, for Dramatiq, the message and a wake-up token.
+# KEYS: job, owner, steps, pending, dramatiq queue list, messages hash, wake list.
+# ARGV: fresh ('1': drop the step memo too), dispatch token, now, deadline ('' for
+#       none), job_id, engine, owner ('' or 'temporal'), message id ('' for none),
+#       message data, reason.
+# Returns {1} when done, {0, state} when the job is not retryable, {-1} when absent.
+READMIT = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return {-1} end
+if st ~= 'failed' and st ~= 'dead' and st ~= 'cancelled' then return {0, st} end
+redis.call('DEL', KEYS[2])
+if ARGV[1] == '1' then redis.call('DEL', KEYS[3]) else redis.call('PERSIST', KEYS[3]) end
+redis.call('PERSIST', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', 'queued', 'engine', ARGV[6], 'reason', ARGV[10],
+  'dispatch_token', ARGV[2], 'updated_at', ARGV[3], 'error', '', 'result', '',
+  'finished_at', '', 'wake_at', '', 'cancel_requested', '', 'progress', '0', 'message', '')
+redis.call('HINCRBY', KEYS[1], 'reruns', 1)
+if ARGV[7] ~= '' then redis.call('SET', KEYS[2], ARGV[7]) end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5]) end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
+  redis.call('RPUSH', KEYS[5], ARGV[8])
+  if KEYS[7] ~= '' and redis.call('LLEN', KEYS[7]) < 8 then
+    redis.call('RPUSH', KEYS[7], '1')
+  end
+end
+return {1}
+"""
+
 # KEYS: owner, job, pending. ARGV: job_id, now, lease_until, reason.
 # SET owner temporal NX. While the owner is temporal and the job unfinished the
 # job stays pending with the lease as its score; a dramatiq owner leaves it.

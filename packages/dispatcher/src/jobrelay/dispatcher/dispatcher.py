@@ -39,6 +39,7 @@ from .models import (
 )
 from .pickup import PickupConfirmation
 from .receipts import deduplicated_receipt, new_token, record_fields
+from .retry import RetryDispatch
 from .settings import DispatcherSettings
 from .temporal_link import TemporalLink
 from .temporal_path import TemporalPath
@@ -92,6 +93,7 @@ class Dispatcher:
         )
         self._messages = messages
         self.batch = BatchDispatch(self)
+        self.retries = RetryDispatch(self)
 
     # -- public API -----------------------------------------------------------
 
@@ -169,6 +171,16 @@ class Dispatcher:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
+
+    async def retry(self, job_id: str, *, fresh: bool = False) -> DispatchReceipt:
+        """Run a failed, dead or cancelled job again; the receipt of the new run.
+
+        Its finished steps are kept (they do not run again) unless ``fresh``.
+        The engine is chosen as for a new dispatch. Raises ``JobNotFound``,
+        ``JobNotRetryable`` (queued, running, sleeping or succeeded) and
+        ``StatusUnavailable`` when Redis does not answer.
+        """
+        return await self.retries.retry(job_id, fresh=fresh)
 
     async def get_status(self, job_id: str) -> JobStatus:
         """See :func:`get_job_status`."""

@@ -9,6 +9,7 @@ JobrelayError                        (jobrelay.job_engine)
     ├── DispatchConfigurationError   settings that cannot work together
     ├── InvalidDispatch              an argument of the dispatch call itself (delay, confirm, batch)
     ├── PayloadTooLarge              the encoded payload is over the size cap
+    ├── JobNotRetryable              a retry of a job that is queued, running or succeeded
     └── DispatchProxyError           the dispatch proxy refused the request
 
 ``JobNotFound`` (no engine knows the job id) is ``jobrelay.queue``'s; unknown
@@ -29,6 +30,7 @@ __all__ = [
     "EngineUnavailable",
     "InvalidDispatch",
     "JobNotFound",
+    "JobNotRetryable",
     "PayloadTooLarge",
     "StatusUnavailable",
 ]
@@ -68,6 +70,17 @@ class PayloadTooLarge(DispatcherError, ValueError):
         super().__init__(
             f"payload for {job_name!r} is {size} bytes encoded; the limit is {limit} "
             f"(JOBRELAY_MAX_PAYLOAD_BYTES)"
+        )
+
+
+class JobNotRetryable(DispatcherError):
+    """Raised when a retry names a job that is not failed, dead or cancelled; ``state`` says."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        self.job_id = job_id
+        self.state = state
+        super().__init__(
+            f"job {job_id!r} is {state}: only a failed, dead or cancelled job can be retried"
         )
 
 

@@ -127,6 +127,47 @@ class Ledger:
         ]
         return keys, args
 
+    def readmit(
+        self,
+        job_id: str,
+        *,
+        fresh: bool,
+        token: str,
+        engine: str,
+        reason: str,
+        deadline: float | None,
+        owner: str = "",
+        message: QueuedMessage | None = None,
+    ) -> RedisCall[int | str | None]:
+        """Queue a failed, dead or cancelled job again (script ``READMIT``).
+
+        The call answers 1 when done, the state when the job is in no state to
+        retry, None when there is no record. ``fresh`` drops its step memo, so
+        finished steps run again.
+        """
+        keys = [
+            self.keys.job(job_id),
+            self.keys.owner(job_id),
+            self.keys.steps(job_id),
+            self.keys.pending,
+            message.queue_key if message else "",
+            message.messages_key if message else "",
+            message.wake_key if message else "",
+        ]
+        args: list[Arg] = [
+            "1" if fresh else "",
+            token,
+            repr(time.time()),
+            "" if deadline is None else repr(deadline),
+            job_id,
+            engine,
+            owner,
+            message.message_id if message else "",
+            message.data if message else b"",
+            reason,
+        ]
+        return RedisCall.lua(_READMIT, keys, args, _readmission)
+
     def claim_temporal(self, job_id: str, *, reason: str, lease_s: float) -> RedisCall[Claim]:
         """``SET owner temporal NX``; a temporal owner keeps the job leased in pending."""
         now = time.time()
@@ -159,6 +200,7 @@ class Ledger:
 
 _ADMIT = LuaScript(_scripts.ADMIT)
 _ADMIT_MANY = LuaScript(_scripts.ADMIT_MANY)
+_READMIT = LuaScript(_scripts.READMIT)
 _CLAIM = LuaScript(_scripts.CLAIM_TEMPORAL)
 _ABANDON = LuaScript(_scripts.ABANDON)
 _RELEASE = LuaScript(_scripts.RELEASE)
@@ -173,6 +215,13 @@ def _admission(reply: list[Any]) -> Admission:
 
 def _admissions(reply: list[list[Any]]) -> list[Admission]:
     return [_admission(one) for one in reply]
+
+
+def _readmission(reply: list[Any]) -> int | str | None:
+    status = int(reply[0])
+    if status == -1:
+        return None
+    return 1 if status == 1 else text(reply[1])
 
 
 def _claim(reply: list[Any]) -> Claim:

@@ -161,7 +161,9 @@ class Reconciler:
         started = time.perf_counter()
         try:
             async with limit:
-                await (await self.temporal.get()).start(job, delay_s=None)
+                # A retried job's earlier workflow is closed: it may run again.
+                rerun = bool(record.extra.get("reruns"))
+                await (await self.temporal.get()).start(job, delay_s=None, rerun=rerun)
         except Exception as exc:
             logger.warning(
                 "reconciler could not start %s on Temporal: %r", job_id, exc,

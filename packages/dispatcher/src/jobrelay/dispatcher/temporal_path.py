@@ -86,10 +86,10 @@ class TemporalPath:
             self.backfill.add(job.job_id, fields, encoded)
         return DispatchReceipt(job_id=job.job_id, engine=ENGINE_TEMPORAL, reason=reason)
 
-    async def start(self, job: EngineJob, delay_s: float | None) -> None:
+    async def start(self, job: EngineJob, delay_s: float | None, *, rerun: bool = False) -> None:
         """Start the workflow (idempotent); raises whatever the engine raised."""
         engine = await self.temporal.get()
-        await engine.start(job, delay_s=delay_s)
+        await engine.start(job, delay_s=delay_s, rerun=rerun)
 
     async def flush_backfill(self) -> None:
         """Write the records of jobs started while Redis was down (Redis answers now)."""

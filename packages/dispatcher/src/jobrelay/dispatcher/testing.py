@@ -46,12 +46,15 @@ class MemoryTemporal:
     fail: BaseException | None = None
     start_calls: int = 0
 
-    async def start(self, job: EngineJob, *, delay_s: float | None = None) -> None:
+    async def start(
+        self, job: EngineJob, *, delay_s: float | None = None, rerun: bool = False
+    ) -> None:
         self.start_calls += 1
         if self.fail is not None:
             raise self.fail
         existing = self.workflows.get(job.job_id)
-        if existing is not None and existing.state == JobState.RUNNING:
+        if existing is not None and (existing.state == JobState.RUNNING or not rerun):
+            # Running: left alone. Closed: the job ran, unless this is a retry.
             existing.starts += 1
             return
         self.workflows[job.job_id] = MemoryWorkflow(job, delay_s)

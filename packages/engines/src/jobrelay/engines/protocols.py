@@ -18,8 +18,14 @@ class DramatiqEngine(Protocol):
 class TemporalEngine(Protocol):
     """Starts, inspects and cancels the job workflow on Temporal."""
 
-    async def start(self, job: EngineJob, *, delay_s: float | None = None) -> None:
-        """Start the workflow with id ``job.job_id`` (USE_EXISTING on conflict)."""
+    async def start(
+        self, job: EngineJob, *, delay_s: float | None = None, rerun: bool = False
+    ) -> None:
+        """Start the workflow with id ``job.job_id`` (USE_EXISTING on conflict).
+
+        A closed workflow of that id means the job already ran, and nothing
+        starts; with ``rerun`` (a retried job) a new run starts after it.
+        """
         ...
 
     async def describe(self, job_id: str) -> dict[str, Any] | None:

@@ -131,6 +131,17 @@ async def status_of(job_id: JobId, request: Request) -> JobStatus:
     return result
 
 
+@router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+async def retry(job_id: JobId, request: Request, fresh: bool = False) -> DispatchReceipt:
+    """Run a failed, dead or cancelled job again; 202 with the new run's receipt.
+
+    Finished steps are kept unless ``fresh=true``. 409 naming the state for a
+    job that is queued, running, sleeping or succeeded; 404 for an unknown id.
+    """
+    receipt: DispatchReceipt = await request.app.state.dispatcher.retry(job_id, fresh=fresh)
+    return receipt
+
+
 @router.post("/jobs/{job_id}/cancel")
 async def cancel(job_id: JobId, request: Request) -> CancelResponse:
     """Ask the job to stop; ``cancelled`` is false when it had already finished."""

@@ -65,8 +65,14 @@ class TemporalAdapter:
         self.timeout = timeout
         self.query_timeout = query_timeout
 
-    async def start(self, job: EngineJob, *, delay_s: float | None = None) -> None:
-        """Start the workflow with id ``job.job_id``; a job started before is left alone."""
+    async def start(
+        self, job: EngineJob, *, delay_s: float | None = None, rerun: bool = False
+    ) -> None:
+        """Start the workflow with id ``job.job_id``; a job started before is left alone.
+
+        ``rerun`` (an operator's retry of a job that ended) lets a new run
+        start after a closed one; a running one is still left alone.
+        """
         try:
             await self._call(
                 self.client.start_workflow(
@@ -75,8 +81,13 @@ class TemporalAdapter:
                     id=job.job_id,
                     task_queue=self.settings.keys.task_queue(job.queue),
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    # A finished workflow of this id means the job already ran.
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    # A finished workflow of this id means the job already ran,
+                    # unless this is a retry of it.
+                    id_reuse_policy=(
+                        WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                        if rerun
+                        else WorkflowIDReusePolicy.REJECT_DUPLICATE
+                    ),
                     start_delay=timedelta(seconds=delay_s) if delay_s else None,
                     memo={"name": job.name, "queue": job.queue},
                     static_summary=job.name,
