@@ -148,6 +148,10 @@ def test_operator_commands_show_tables_json_and_pause_and_resume(
         "scheduled",
     }
 
+    no_job = runner.invoke(app, ["retry", "nope", "--fresh"])
+    assert no_job.exit_code == 1
+    assert no_job.output.strip() == "error: OpsError: 404: no job with id 'nope'"
+
     unknown = runner.invoke(app, ["pause", "nope"])
     assert unknown.exit_code == 1
     assert unknown.output.strip() == "error: OpsError: 404: unknown queue 'nope'"
