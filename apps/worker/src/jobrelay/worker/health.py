@@ -57,7 +57,7 @@ def _check_temporal(settings: DispatcherSettings, timeout_s: float) -> tuple[boo
     from jobrelay.engines.temporal import connect
 
     async def probe() -> None:
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        client = await connect(settings.temporal_connection())
         await client.service_client.check_health()
 
     try:

@@ -48,9 +48,7 @@ async def _connect_until(
     delay = 0.5
     while not stop.is_set():
         try:
-            return await connect(
-                settings.temporal_address, settings.temporal_namespace, runtime=runtime
-            )
+            return await connect(settings.temporal_connection(), runtime=runtime)
         except TemporalUnavailable as exc:
             logger.warning("%s; retrying in %.1fs", exc, delay)
         with contextlib.suppress(TimeoutError):

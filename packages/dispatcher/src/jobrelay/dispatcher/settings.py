@@ -1,9 +1,15 @@
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, model_validator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import DispatchConfigurationError
+
+if TYPE_CHECKING:
+    from jobrelay.engines.temporal import TemporalConnection
 
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 
@@ -23,6 +29,25 @@ class DispatcherSettings(BaseSettings):
     )
     temporal_namespace: str = Field(
         "default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "temporal_namespace")
+    )
+    # TLS to Temporal: on with TEMPORAL_TLS, or with any file below; with an API
+    # key and none of these, the SDK turns TLS on itself (Temporal Cloud).
+    temporal_tls: bool = Field(False, validation_alias=AliasChoices("TEMPORAL_TLS", "temporal_tls"))
+    temporal_tls_ca: Path | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "temporal_tls_ca")
+    )
+    temporal_tls_cert: Path | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "temporal_tls_cert")
+    )
+    temporal_tls_key: Path | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "temporal_tls_key")
+    )
+    temporal_tls_server_name: str | None = Field(
+        None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_NAME", "temporal_tls_server_name"),
+    )
+    temporal_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "temporal_api_key")
     )
     pickup_timeout_ms: int = Field(
         2000, ge=1, validation_alias=AliasChoices("PICKUP_TIMEOUT_MS", "pickup_timeout_ms")
@@ -84,6 +109,31 @@ class DispatcherSettings(BaseSettings):
                 f"got {self.dispatch_proxy_url!r}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_temporal_tls(self) -> DispatcherSettings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise DispatchConfigurationError(
+                "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS needs both)"
+            )
+        return self
+
+    def temporal_connection(self) -> TemporalConnection:
+        """How to reach Temporal: address, namespace, TLS and API key from these settings."""
+        # Imported here: a Dramatiq worker reads these settings and never loads Temporal.
+        from jobrelay.engines.temporal import TemporalConnection, TemporalTLS
+
+        files = (self.temporal_tls_ca, self.temporal_tls_cert, self.temporal_tls_key)
+        tls = None
+        if self.temporal_tls or any(files) or self.temporal_tls_server_name:
+            tls = TemporalTLS(
+                server_ca_path=self.temporal_tls_ca,
+                client_cert_path=self.temporal_tls_cert,
+                client_key_path=self.temporal_tls_key,
+                server_name=self.temporal_tls_server_name,
+            )
+        key = self.temporal_api_key.get_secret_value() if self.temporal_api_key else None
+        return TemporalConnection(self.temporal_address, self.temporal_namespace, tls, key)
 
     @property
     def pickup_timeout_s(self) -> float:

@@ -52,7 +52,7 @@ class TemporalLink:
         """
 
         async def connect_engine() -> TemporalEngine:
-            client = await connect(settings.temporal_address, settings.temporal_namespace)
+            client = await connect(settings.temporal_connection())
             return TemporalAdapter(client, queue_settings)
 
         return cls(factory=connect_engine, retry_after_s=retry_after_s)

@@ -6,12 +6,15 @@ producer never imports (it loads ``temporalio.worker`` and the sandbox).
 """
 
 from .client import TemporalAdapter, connect
-from .errors import TemporalAdapterError, TemporalUnavailable
+from .connection import TemporalConnection, TemporalTLS
+from .errors import TemporalAdapterError, TemporalConfigurationError, TemporalUnavailable
 from .models import STATUS_QUERY, WORKFLOW_NAME, JobOutcome, WorkflowStatus
 
 __all__ = [
     # Producer side
     "connect",
+    "TemporalConnection",
+    "TemporalTLS",
     "TemporalAdapter",
     # What crosses to the workflow
     "JobOutcome",
@@ -20,5 +23,6 @@ __all__ = [
     "STATUS_QUERY",
     # Errors
     "TemporalAdapterError",
+    "TemporalConfigurationError",
     "TemporalUnavailable",
 ]

@@ -17,6 +17,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from ..job import EngineJob
+from .connection import TemporalConnection
 from .errors import TemporalUnavailable
 from .models import WORKFLOW_NAME, JobOutcome
 from .status import describe_job
@@ -29,20 +30,37 @@ _UNAVAILABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
 async def connect(
-    address: str, namespace: str = "default", *, runtime: Runtime | None = None
+    target: str | TemporalConnection,
+    namespace: str = "default",
+    *,
+    runtime: Runtime | None = None,
 ) -> Client:
-    """A client for ``address`` that speaks JSON through pydantic (never pickle).
+    """A client that speaks JSON through pydantic (never pickle).
 
+    ``target`` is an address (plain text, ``namespace``) or a
+    :class:`TemporalConnection` (its own namespace, TLS and API key).
     ``runtime`` is the Temporal runtime (its telemetry, say); the SDK's
     default when None. Raises :class:`TemporalUnavailable` when the server
-    cannot be reached.
+    cannot be reached, :class:`TemporalConfigurationError` for TLS files
+    that cannot be read.
     """
+    connection = (
+        target if isinstance(target, TemporalConnection) else TemporalConnection(target, namespace)
+    )
+    tls = connection.tls_option()
     try:
         return await Client.connect(
-            address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime
+            connection.address,
+            namespace=connection.namespace,
+            data_converter=pydantic_data_converter,
+            runtime=runtime,
+            tls=tls,
+            api_key=connection.api_key,
         )
     except RuntimeError as exc:  # the Rust core reports a failed connect as RuntimeError
-        raise TemporalUnavailable(f"cannot connect to Temporal at {address}: {exc}") from exc
+        raise TemporalUnavailable(
+            f"cannot connect to Temporal at {connection.address}: {exc}"
+        ) from exc
 
 
 class TemporalAdapter:

@@ -4,6 +4,7 @@ JobrelayError                (jobrelay.job_engine)
 ├── ServiceUnavailable
 │   └── TemporalUnavailable  (also a TemporalAdapterError: the dispatcher falls back on it)
 └── TemporalAdapterError
+    └── TemporalConfigurationError   TLS settings that cannot be used
 """
 
 from __future__ import annotations
@@ -17,3 +18,8 @@ class TemporalAdapterError(JobrelayError):
 
 class TemporalUnavailable(TemporalAdapterError, ServiceUnavailable):
     """Raised when the Temporal server cannot be reached or did not answer in time."""
+
+
+class TemporalConfigurationError(TemporalAdapterError, ValueError):
+    """Raised when the Temporal connection settings cannot be used: a TLS file that cannot
+    be read, a client certificate without its key."""
