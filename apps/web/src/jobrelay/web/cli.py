@@ -34,11 +34,19 @@ def serve(
 ) -> None:
     """Serve the HTTP API with uvicorn (settings from the environment)."""
     import uvicorn
+    from jobrelay.job_engine import configure_logging
 
     from .settings import WebSettings
 
     settings = WebSettings()
-    uvicorn.run("jobrelay.web.main:app", host=host or settings.host, port=port or settings.port)
+    configure_logging("INFO", settings.log_format)
+    uvicorn.run(
+        "jobrelay.web.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        # JSON lines: uvicorn's own loggers go through the root handler too.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    )
 
 
 @app.command()

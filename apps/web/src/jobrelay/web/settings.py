@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobrelay.job_engine import LogFormat
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +18,9 @@ class WebSettings(BaseSettings):
     )
     run_reconciler: bool = Field(
         True, validation_alias=AliasChoices("JOBRELAY_WEB_RECONCILER", "run_reconciler")
+    )
+    log_format: LogFormat = Field(
+        "text", validation_alias=AliasChoices("JOBRELAY_LOG_FORMAT", "log_format")
     )
     reconcile_interval_s: float = Field(
         1.0,

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from jobrelay.job_engine import configure_logging
 
 from .settings import WorkerSettings, resolve_queues
 
@@ -28,11 +29,7 @@ QueueOption = Annotated[
 
 
 def _setup_logging(settings: WorkerSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def _configure_jobs(config: WorkerConfig) -> None:

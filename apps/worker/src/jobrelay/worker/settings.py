@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+from jobrelay.job_engine import LogFormat
 from jobrelay.queue import QUEUES, QueueSpec, get_queue
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -62,6 +63,9 @@ class WorkerSettings(BaseSettings):
         None, ge=1, le=65535, validation_alias=_env("WORKER_METRICS_PORT", "metrics_port")
     )
     log_level: str = Field("INFO", validation_alias=_env("WORKER_LOG_LEVEL", "log_level"))
+    log_format: LogFormat = Field(
+        "text", validation_alias=_env("JOBRELAY_LOG_FORMAT", "log_format")
+    )
     status_dir: Path = Field(
         Path("/tmp/jobrelay-worker"), validation_alias=_env("WORKER_STATUS_DIR", "status_dir")
     )

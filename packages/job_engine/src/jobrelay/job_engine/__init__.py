@@ -17,6 +17,7 @@ from .errors import (
     ServiceUnavailable,
     UnknownJob,
 )
+from .log_format import JsonLogFormatter, LogFormat, configure_logging
 from .policy import RetryPolicy
 from .registry import collect_jobs, get_job, job, list_jobs
 from .runner import FAILURE_HOOK_STEP, SUCCESS_HOOK_STEP, execute, run_failure_hook
@@ -24,6 +25,10 @@ from .settings import JobEngineSettings
 from .steps import call_step, resolve_step, step_ref, step_result_type
 
 __all__ = [
+    # Logging
+    "configure_logging",
+    "JsonLogFormatter",
+    "LogFormat",
     # Declaring jobs
     "job",
     "JobDefinition",

@@ -126,11 +126,17 @@ class JobRunner:
             return False
         if owner != ENGINE_DRAMATIQ:
             settle(message, Outcome.DROPPED)
-            logger.info("job %s is owned by %s; dropping its Dramatiq message", job_id, owner)
+            logger.info(
+                "job %s is owned by %s; dropping its Dramatiq message", job_id, owner,
+                extra=_about(job_id, message),
+            )  # fmt: skip
             return False
         if state.finished:
             settle(message, Outcome.DROPPED)
-            logger.info("job %s already %s; dropping a duplicate delivery", job_id, state)
+            logger.info(
+                "job %s already %s; dropping a duplicate delivery", job_id, state,
+                extra=_about(job_id, message),
+            )  # fmt: skip
             return False
         return True
 
@@ -164,11 +170,15 @@ class JobRunner:
             member = parked_copy(message).encode().decode()
             self._store.schedule_wakeup(member, parked.wake_at)
             settle(message, Outcome.SLEEPING)
-            logger.info("job %s sleeps until %s", job_id, parked.wake_at)
+            logger.info(
+                "job %s sleeps until %s", job_id, parked.wake_at, extra=_about(job_id, message)
+            )
         except StepBusy as busy:
             # Another delivery (a frozen worker's, most likely) runs the hook:
             # look again later, as the same attempt, and find it done or free.
-            logger.info("job %s: %s; trying again shortly", job_id, busy)
+            logger.info(
+                "job %s: %s; trying again shortly", job_id, busy, extra=_about(job_id, message)
+            )
             settle(message, Outcome.REQUEUED)
             retry_on_ack(message, busy.retry_ms, counts=False)
         except JobCancelled as exc:
@@ -213,7 +223,7 @@ class JobRunner:
         error = _describe(exc)
         if ctx.attempt >= policy.max_attempts:
             reason = f"gave up after {ctx.attempt} attempts: {error}"
-            logger.error("job %s: %s", ctx.job_id, reason)
+            logger.error("job %s: %s", ctx.job_id, reason, extra=_about(ctx.job_id, message))
             settle(message, Outcome.DEAD)
             self._failure_hook(definition, ctx, reason)
             self._store.finish(ctx.job_id, JobState.DEAD, error=reason)
@@ -224,7 +234,10 @@ class JobRunner:
         # job backs off the same on Dramatiq as on Temporal.
         delay_s = policy.backoff_s(ctx.attempt)
         settle(message, Outcome.RETRYING)
-        logger.warning("job %s attempt %d failed: %s", ctx.job_id, ctx.attempt, error)
+        logger.warning(
+            "job %s attempt %d failed: %s", ctx.job_id, ctx.attempt, error,
+            extra=_about(ctx.job_id, message),
+        )  # fmt: skip
         self._store.update(
             ctx.job_id,
             state=JobState.QUEUED,
@@ -273,3 +286,8 @@ def _on_loop(coro: Awaitable[T]) -> T:
     if loop_thread is None:
         raise RuntimeError("no event loop thread: the broker lacks AsyncIO middleware")
     return loop_thread.run_coroutine(coro)
+
+
+def _about(job_id: str, message: MessageProxy) -> dict[str, str]:
+    """The ``extra`` of a log line about a job: which one, where it runs."""
+    return {"job_id": job_id, "queue": message.queue_name, "engine": ENGINE_DRAMATIQ}
