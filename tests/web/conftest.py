@@ -6,7 +6,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -14,7 +14,9 @@ import pytest
 from fastapi import FastAPI
 from jobrelay.devservers import TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
-from jobrelay.queue import QueueSettings, WorkerInfo, WorkerRegistry, redis_client
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.dramatiq.worker import start_worker
+from jobrelay.queue import JobStore, QueueSettings, WorkerInfo, WorkerRegistry, redis_client
 from jobrelay.web import WebSettings, create_app
 
 
@@ -73,3 +75,19 @@ def live_worker(queue_settings: QueueSettings) -> Callable[[str], None]:
         )
 
     return beat
+
+
+@pytest.fixture
+def dramatiq_worker(queue_settings: QueueSettings) -> Iterator[None]:
+    """A Dramatiq worker in this process for queue ``default`` (2 threads)."""
+    client = redis_client(queue_settings)
+    adapter = DramatiqAdapter(
+        make_broker(queue_settings, client=client),
+        JobStore.from_settings(client, queue_settings),
+        queue_settings,
+    )
+    worker = start_worker(adapter, ["default"], threads=2)
+    try:
+        yield
+    finally:
+        worker.stop()

@@ -2,33 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import pytest
 from jobrelay.devservers import RedisServer, TemporalDevServer, free_port
-from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
-from jobrelay.engines.dramatiq.worker import start_worker
-from jobrelay.queue import JobStore, QueueSettings, redis_client
+from jobrelay.queue import QueueSettings
 from jobrelay.web import WebSettings, create_app
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import make_dispatcher, serve
-
-
-@pytest.fixture
-def dramatiq_worker(queue_settings: QueueSettings) -> Iterator[None]:
-    client = redis_client(queue_settings)
-    adapter = DramatiqAdapter(
-        make_broker(queue_settings, client=client),
-        JobStore.from_settings(client, queue_settings),
-        queue_settings,
-    )
-    worker = start_worker(adapter, ["default"], threads=2)
-    try:
-        yield
-    finally:
-        worker.stop()
 
 
 async def _wait_finished(

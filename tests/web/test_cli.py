@@ -148,6 +148,10 @@ def test_operator_commands_show_tables_json_and_pause_and_resume(
         "scheduled",
     }
 
+    dead = runner.invoke(app, ["dead", "--queue", "data_sync"])
+    assert dead.exit_code == 0 and "dead letters of data_sync: 0" in dead.stdout
+    assert json.loads(runner.invoke(app, ["dead", "--json"]).stdout) == []
+
     no_job = runner.invoke(app, ["retry", "nope", "--fresh"])
     assert no_job.exit_code == 1
     assert no_job.output.strip() == "error: OpsError: 404: no job with id 'nope'"

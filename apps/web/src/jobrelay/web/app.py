@@ -14,7 +14,7 @@ from jobrelay.dispatcher import (
 )
 
 from . import problems
-from .routes import jobs, ops, queues
+from .routes import dead_letters, jobs, ops, queues
 from .settings import WebSettings
 
 logger = logging.getLogger("jobrelay.web")
@@ -72,4 +72,5 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(ops.router)
     app.include_router(queues.router)
+    app.include_router(dead_letters.router)
     return app

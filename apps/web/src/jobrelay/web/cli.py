@@ -224,6 +224,23 @@ def workers(as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def dead(
+    queue: Annotated[str, typer.Option(help="the queue whose dead letters to list")] = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """A queue's dead letters: job, reason, when (JOBRELAY_URL)."""
+    from rich.console import Console
+
+    from .ops_client import dead_letters_table, print_json
+
+    def show(client: OpsClient) -> None:
+        answer = client.call("GET", f"/dead-letters?queue={queue}")
+        print_json(answer) if as_json else Console().print(dead_letters_table(queue, answer))
+
+    _ops(show)
+
+
+@app.command()
 def pause(queue: Annotated[str, typer.Argument(help="the queue to pause")]) -> None:
     """Pause a queue: its workers take nothing new, its jobs wait (no fallback, no deadline)."""
     _ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/pause")))

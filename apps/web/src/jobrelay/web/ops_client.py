@@ -8,6 +8,7 @@ JSON; an unreachable server, a 401 or a 404 is one error line and exit 1.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -98,4 +99,21 @@ def workers_table(by_queue: dict[str, list[dict[str, Any]]]) -> Table:
                 str(w.get("jobs_done", 0)),
                 str(w.get("jobs_failed", 0)),
             )
+    return table
+
+
+def dead_letters_table(queue: str, letters: list[dict[str, Any]]) -> Table:
+    """One row per dead letter, oldest first."""
+    table = Table(title=f"dead letters of {queue}: {len(letters)}")
+    for column in ("redis id", "job id", "job", "dead at (UTC)", "reason"):
+        table.add_column(column)
+    for letter in letters:
+        when = datetime.fromtimestamp(letter["dead_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            letter["redis_id"],
+            letter.get("job_id") or "-",
+            letter.get("job_name") or "-",
+            when,
+            letter["reason"][:120],
+        )
     return table

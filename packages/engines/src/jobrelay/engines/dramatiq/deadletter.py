@@ -32,13 +32,21 @@ UNDECODABLE_ACTOR = "jobrelay.undecodable"
 
 
 class DeadLetter(BaseModel):
-    """One message in a dead-letter queue and why it is there."""
+    """One message in a dead-letter queue and why it is there.
 
+    ``redis_id`` is its member in the queue's ``.XQ`` set (what
+    :func:`remove_dead_letter` takes); ``job_id`` and ``job_name`` are None
+    for a message that is not a jobrelay job's (an undecodable one, say).
+    """
+
+    redis_id: str
     message_id: str
     actor_name: str
     args: list[Any]
     reason: str
     dead_at: float
+    job_id: str | None = None
+    job_name: str | None = None
 
 
 def _messages_key(broker: RedisBroker, queue_name: str) -> str:
@@ -114,18 +122,24 @@ def read_dead_letters(broker: RedisBroker, queue: str) -> list[DeadLetter]:
         try:
             message = Message.decode(data)
             reason = str(message.options.get(REASON_OPTION, "retries exhausted"))
+            args = list(message.args)
+            is_job = message.actor_name != UNDECODABLE_ACTOR and len(args) >= 2
             out.append(
                 DeadLetter(
+                    redis_id=redis_id.decode(),
                     message_id=message.message_id,
                     actor_name=message.actor_name,
-                    args=list(message.args),
+                    args=args,
                     reason=reason,
                     dead_at=score / 1000,
+                    job_id=str(args[0]) if is_job else None,
+                    job_name=str(args[1]) if is_job else None,
                 )
             )
         except Exception as exc:  # a DLQ written by something else: show it, do not fail
             out.append(
                 DeadLetter(
+                    redis_id=redis_id.decode(),
                     message_id=redis_id.decode(),
                     actor_name="",
                     args=[],
@@ -134,3 +148,15 @@ def read_dead_letters(broker: RedisBroker, queue: str) -> list[DeadLetter]:
                 )
             )
     return out
+
+
+def remove_dead_letter(broker: RedisBroker, queue: str, redis_id: str) -> bool:
+    """Delete one message from ``queue``'s dead letters (retried, or purged); False if absent."""
+    keys = DramatiqKeys(broker.namespace)
+    name = q_name(queue)
+    pipe = broker.client.pipeline(transaction=True)
+    pipe.zrem(keys.dead(name), redis_id)
+    pipe.hdel(keys.messages(xq_name(name)), redis_id)
+    with unavailable_on_error():
+        removed, _ = pipe.execute()
+    return bool(removed)

@@ -21,7 +21,7 @@ from jobrelay.queue import (
 )
 
 from ..job import EngineJob
-from .deadletter import DeadLetter, read_dead_letters
+from .deadletter import DeadLetter, read_dead_letters, remove_dead_letter
 from .messages import actor_name, message_args, message_options, policy_options, queue_policy
 
 if TYPE_CHECKING:
@@ -140,6 +140,10 @@ class DramatiqAdapter:
     def dead_letters(self, queue: str) -> list[DeadLetter]:
         """The dead-letter queue of ``queue``, each message with the reason it is there."""
         return read_dead_letters(self.broker, get_queue(queue).name)
+
+    def remove_dead_letter(self, queue: str, redis_id: str) -> bool:
+        """Delete one dead letter of ``queue`` (retried, or purged); False if it was not there."""
+        return remove_dead_letter(self.broker, get_queue(queue).name, redis_id)
 
     def boot(self) -> None:
         """Make this adapter a worker's, once: its job runner and consumer, then
