@@ -4,7 +4,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import redis
@@ -16,7 +16,7 @@ from .errors import InvalidRedisURL, RedisUnavailable
 if TYPE_CHECKING:
     from .settings import QueueSettings
 
-_pools: dict[tuple[int, str, int, int], redis.ConnectionPool] = {}
+_pools: dict[tuple[Any, ...], redis.ConnectionPool] = {}
 _lock = threading.Lock()
 
 
@@ -51,8 +51,15 @@ def redis_client(settings: QueueSettings) -> redis.Redis:
     silently multiplying it.
     """
     url = check_redis_url(settings.redis_url)
+    tls = settings.tls_options()
     # Keyed by pid: a pool inherited through fork shares sockets with the parent.
-    key = (os.getpid(), url, settings.connect_timeout_ms, settings.read_timeout_ms)
+    key = (
+        os.getpid(),
+        url,
+        settings.connect_timeout_ms,
+        settings.read_timeout_ms,
+        tuple(sorted(tls.items())),
+    )
     with _lock:
         pool = _pools.get(key)
         if pool is None:
@@ -63,6 +70,7 @@ def redis_client(settings: QueueSettings) -> redis.Redis:
                 retry=Retry(NoBackoff(), 0),
                 health_check_interval=30,
                 decode_responses=False,
+                **tls,
             )
             _pools[key] = pool
     return redis.Redis(connection_pool=pool)

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .connection import check_redis_url
 from .constants import DEFAULT_PREFIX, Keys
+from .errors import InvalidRedisURL
 
 
 class QueueSettings(BaseSettings):
@@ -42,10 +46,51 @@ class QueueSettings(BaseSettings):
         10.0, gt=0, validation_alias=AliasChoices("WORKER_HEARTBEAT_TTL_S", "heartbeat_ttl_s")
     )
 
+    # TLS for rediss:// URLs: the CA that signed the server's certificate, a
+    # client certificate and key (mutual TLS), and whether to verify the server.
+    redis_tls_ca: Path | None = Field(
+        None, validation_alias=AliasChoices("REDIS_TLS_CA", "redis_tls_ca")
+    )
+    redis_tls_cert: Path | None = Field(
+        None, validation_alias=AliasChoices("REDIS_TLS_CERT", "redis_tls_cert")
+    )
+    redis_tls_key: Path | None = Field(
+        None, validation_alias=AliasChoices("REDIS_TLS_KEY", "redis_tls_key")
+    )
+    redis_tls_verify: bool = Field(
+        True, validation_alias=AliasChoices("REDIS_TLS_VERIFY", "redis_tls_verify")
+    )
+
     @field_validator("redis_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         return check_redis_url(value)
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> QueueSettings:
+        tls_files = (self.redis_tls_ca, self.redis_tls_cert, self.redis_tls_key)
+        if any(tls_files) and not self.redis_url.startswith("rediss://"):
+            raise InvalidRedisURL(
+                "REDIS_TLS_CA/CERT/KEY are set but REDIS_URL is not rediss://: "
+                "TLS settings would be ignored"
+            )
+        if (self.redis_tls_cert is None) != (self.redis_tls_key is None):
+            raise InvalidRedisURL("REDIS_TLS_CERT and REDIS_TLS_KEY go together (mutual TLS)")
+        return self
+
+    def tls_options(self) -> dict[str, Any]:
+        """redis-py's ``ssl_*`` options for a rediss:// URL; empty for redis://."""
+        if not self.redis_url.startswith("rediss://"):
+            return {}
+        options: dict[str, Any] = {"ssl_cert_reqs": "required" if self.redis_tls_verify else "none"}
+        if not self.redis_tls_verify:
+            options["ssl_check_hostname"] = False
+        if self.redis_tls_ca is not None:
+            options["ssl_ca_certs"] = str(self.redis_tls_ca)
+        if self.redis_tls_cert is not None and self.redis_tls_key is not None:
+            options["ssl_certfile"] = str(self.redis_tls_cert)
+            options["ssl_keyfile"] = str(self.redis_tls_key)
+        return options
 
     @property
     def keys(self) -> Keys:
