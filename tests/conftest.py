@@ -8,10 +8,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
-from jobrelay.devservers import RedisServer, TemporalDevServer
+from jobrelay.devservers import RedisSentinel, RedisServer, TemporalDevServer
 from jobrelay.queue import JobStore, QueueSettings, redis_client
 from temporalio.client import Client
 
@@ -59,6 +60,83 @@ def own_redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+class SentinelSet:
+    """A Redis master, one replica of it, and three sentinels watching them."""
+
+    MASTER = "jobrelay"
+
+    def __init__(self) -> None:
+        self.master = RedisServer().start()
+        self.replica = RedisServer(replica_of=self.master.port).start()
+        self.sentinels = [
+            RedisSentinel(self.master.port, master_name=self.MASTER).start() for _ in range(3)
+        ]
+
+    @property
+    def addresses(self) -> str:
+        return ",".join(s.address for s in self.sentinels)
+
+    def settings(self, prefix: str, **extra: Any) -> QueueSettings:
+        return QueueSettings(
+            redis_url="redis://ignored:6379/0",
+            prefix=prefix,
+            redis_sentinels=self.addresses,
+            redis_sentinel_master=self.MASTER,
+            **extra,
+        )
+
+    def master_port(self) -> int | None:
+        """The master's port as the first sentinel that answers names it."""
+        for sentinel in self.sentinels:
+            try:
+                with redis.Redis(host="127.0.0.1", port=sentinel.port, socket_timeout=1) as client:
+                    answer = client.sentinel_get_master_addr_by_name(self.MASTER)
+            except redis.RedisError:
+                continue
+            if answer:
+                return int(answer[1])
+        return None
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Until the replica is in sync and every sentinel knows it: a failover can happen."""
+        deadline = time.monotonic() + timeout_s
+        with redis.Redis(host="127.0.0.1", port=self.replica.port) as replica:
+            while replica.info("replication").get("master_link_status") != "up":
+                assert time.monotonic() < deadline, "the replica never synced"
+                time.sleep(0.1)
+        for sentinel in self.sentinels:
+            with redis.Redis(host="127.0.0.1", port=sentinel.port) as client:
+                while not client.sentinel_slaves(self.MASTER):
+                    assert time.monotonic() < deadline, "a sentinel never saw the replica"
+                    time.sleep(0.1)
+
+    def fail_master(self, timeout_s: float = 60.0) -> None:
+        """kill -9 the master; returns once the sentinels name the replica master."""
+        self.master.kill()
+        deadline = time.monotonic() + timeout_s
+        while self.master_port() != self.replica.port:
+            assert time.monotonic() < deadline, "the sentinels never promoted the replica"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        self.replica.stop()
+        if self.master.running():
+            self.master.stop()
+
+
+@pytest.fixture
+def sentinel_set() -> Iterator[SentinelSet]:
+    """A master, a replica and three sentinels of this test's own (the master may be killed)."""
+    servers = SentinelSet()
+    try:
+        servers.wait_ready()
+        yield servers
+    finally:
+        servers.stop()
 
 
 @pytest.fixture

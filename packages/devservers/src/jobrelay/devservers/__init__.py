@@ -2,11 +2,13 @@
 
 from ._process import ManagedProcess, free_port, port_open
 from .redis_server import RedisServer, redis_server_binary
+from .sentinel import RedisSentinel
 from .temporal_server import TemporalDevServer, temporal_binary
 
 __all__ = [
     "ManagedProcess",
     "RedisServer",
+    "RedisSentinel",
     "TemporalDevServer",
     "free_port",
     "port_open",

@@ -23,13 +23,20 @@ class RedisServer:
     ``aof=True`` keeps an append-only file in ``data_dir`` so a restart keeps
     its data (``appendfsync always``: restart tests must not lose a write).
     ``stop()`` then ``start()`` reuses the same port and directory.
+    ``replica_of`` makes it a replica of the server on that loopback port.
     """
 
     def __init__(
-        self, *, port: int | None = None, aof: bool = False, data_dir: Path | None = None
+        self,
+        *,
+        port: int | None = None,
+        aof: bool = False,
+        data_dir: Path | None = None,
+        replica_of: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.aof = aof
+        self.replica_of = replica_of
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="jobrelay-redis-"))
         self._proc = ManagedProcess(self._argv(), self.data_dir / "redis.log")
 
@@ -54,6 +61,8 @@ class RedisServer:
             argv += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             argv += ["--appendonly", "no"]
+        if self.replica_of is not None:
+            argv += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         return argv
 
     def start(self, timeout_s: float = 10.0) -> RedisServer:

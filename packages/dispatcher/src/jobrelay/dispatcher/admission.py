@@ -24,6 +24,18 @@ class AdmitFailed(Exception):
         self.may_have_landed = may_have_landed
 
 
+class NotReplicated(Exception):
+    """Raised when an admitted job's write reached fewer replicas than the dispatcher waits for."""
+
+    def __init__(self, job_id: str, acked: int, wanted: int) -> None:
+        super().__init__(
+            f"job {job_id}: {acked} of {wanted} replicas acknowledged its admission "
+            "(JOBRELAY_REPLICA_WAIT)"
+        )
+        self.acked = acked
+        self.wanted = wanted
+
+
 async def with_one_retry(admit: Callable[[], Awaitable[T]]) -> T:
     """``admit()``, tried once more after 50 ms if Redis failed it other than by a timeout.
 

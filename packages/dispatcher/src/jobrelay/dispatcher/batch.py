@@ -17,7 +17,7 @@ from jobrelay.job_engine import JobrelayError
 from jobrelay.queue import ENGINE_DRAMATIQ, RedisUnavailable
 
 from . import metrics
-from .admission import AdmitFailed, with_one_retry
+from .admission import AdmitFailed, NotReplicated, with_one_retry
 from .errors import DispatchUnavailable, InvalidDispatch
 from .ledger import Admission, AdmitEntry, QueuedMessage
 from .models import BatchResult, DispatchReceipt, JobRequest, Reason
@@ -157,8 +157,15 @@ class BatchDispatch:
             fields = record_fields(job, ENGINE_DRAMATIQ, Reason.OK, token)
             entries.append(AdmitEntry(job.job_id, fields, item.encoded, deadline, message=message))
         call = d.ledger.admit_many(entries)
+        wanted, acked = d.settings.replica_wait, 0
         try:
-            replies = await with_one_retry(lambda: d.redis.run(call))
+            if wanted:
+                wait_ms = d.settings.replica_wait_ms
+                replies, acked = await with_one_retry(
+                    lambda: d.redis.run_replicated(call, wanted, wait_ms)
+                )
+            else:
+                replies = await with_one_retry(lambda: d.redis.run(call))
         except AdmitFailed as failed:
             d.health.record_failure()
             return [_unadmitted(item, failed.cause, failed.may_have_landed) for item in items]
@@ -174,12 +181,29 @@ class BatchDispatch:
                 results[item.index] = BatchResult(
                     item.index, receipt=deduplicated_receipt(item.job.job_id, reply)
                 )
+            elif acked < wanted:
+                # Written, not yet safe from a failover: to Temporal, as an
+                # enqueue that failed (see Dispatcher._route).
+                thin = NotReplicated(item.job.job_id, acked, wanted)
+                enqueues.append(self._after_failed(item, token, thin, results))
             elif message is None:
                 enqueues.append(self._enqueue(item, token, results))
             else:
                 results[item.index] = BatchResult(item.index, receipt=_on_dramatiq(item))
         await asyncio.gather(*enqueues)
         return fallbacks
+
+    async def _after_failed(
+        self, item: _Item, token: str, cause: BaseException, results: dict[int, BatchResult]
+    ) -> None:
+        try:
+            receipt = await self.dispatcher.after_failed_enqueue(
+                item.job, item.delay_s, token, cause
+            )
+        except DispatchUnavailable as unavailable:
+            results[item.index] = BatchResult(item.index, error=unavailable)
+            return
+        results[item.index] = BatchResult(item.index, receipt=receipt)
 
     async def _enqueue(self, item: _Item, token: str, results: dict[int, BatchResult]) -> None:
         # A delayed job (or no message builder): the engine's own, blocking enqueue.
@@ -191,12 +215,7 @@ class BatchDispatch:
             logger.warning(
                 "enqueue of %s failed: %r", job.job_id, exc, extra={"job_id": job.job_id}
             )
-            try:
-                receipt = await d.after_failed_enqueue(job, item.delay_s, token, exc)
-            except DispatchUnavailable as unavailable:
-                results[item.index] = BatchResult(item.index, error=unavailable)
-                return
-            results[item.index] = BatchResult(item.index, receipt=receipt)
+            await self._after_failed(item, token, exc, results)
             return
         results[item.index] = BatchResult(item.index, receipt=_on_dramatiq(item))
 

@@ -22,7 +22,7 @@ from jobrelay.queue import (
 )
 
 from . import metrics
-from .admission import AdmitFailed, with_one_retry
+from .admission import AdmitFailed, NotReplicated, with_one_retry
 from .batch import BatchDispatch
 from .errors import DispatchUnavailable, InvalidDispatch, PayloadTooLarge
 from .inspector import JobInspector
@@ -256,6 +256,11 @@ class Dispatcher:
             return await to_temporal(
                 job, encoded, delay_s, Reason.REDIS_UNAVAILABLE, failed.cause, redis_ok=False
             )
+        except NotReplicated as thin:
+            # Written, not yet safe from a failover: Temporal takes it, as for
+            # an enqueue that failed (the claim keeps Dramatiq from running it).
+            logger.warning("%s", thin, extra={"job_id": job.job_id})
+            return await self.after_failed_enqueue(job, delay_s, token, thin)
         if existing is not None:
             return deduplicated_receipt(job.job_id, existing)
         if message is None:
@@ -297,8 +302,16 @@ class Dispatcher:
         call = self.ledger.admit(
             job.job_id, fields, payload=encoded, deadline=deadline, message=message
         )
-
-        admission = await with_one_retry(lambda: self.redis.run(call))
+        wanted = self.settings.replica_wait
+        if not wanted:
+            admission = await with_one_retry(lambda: self.redis.run(call))
+        else:
+            wait_ms = self.settings.replica_wait_ms
+            admission, acked = await with_one_retry(
+                lambda: self.redis.run_replicated(call, wanted, wait_ms)
+            )
+            if acked < wanted and (admission.created or admission.token == token):
+                raise NotReplicated(job.job_id, acked, wanted)
         if not admission.created and admission.token != token:
             return admission
         return None

@@ -65,6 +65,15 @@ class DispatcherSettings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("JOBRELAY_MAX_BATCH_SIZE", "max_batch_size"),
     )
+    # An admitted job counts as accepted only once this many replicas hold its
+    # write (Redis WAIT), so a failover cannot lose it; 0: no wait. Keep the
+    # wait under REDIS_READ_TIMEOUT_MS.
+    replica_wait: int = Field(
+        0, ge=0, validation_alias=AliasChoices("JOBRELAY_REPLICA_WAIT", "replica_wait")
+    )
+    replica_wait_ms: int = Field(
+        200, ge=1, validation_alias=AliasChoices("JOBRELAY_REPLICA_WAIT_MS", "replica_wait_ms")
+    )
     live_worker_cache_ms: int = Field(
         1000,
         ge=0,

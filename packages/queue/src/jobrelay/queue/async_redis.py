@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 import hiredis
 import redis
 import redis.asyncio.connection as aconnection
+import redis.asyncio.sentinel as asentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
+from redis.sentinel import SentinelConnectionPool
 
 from .calls import Arg, RedisCall
 from .errors import ConfigurationError, RedisUnavailable
@@ -60,12 +62,19 @@ class AsyncRedis:
         options: dict[str, Any],
         *,
         keep_idle: int = 16,
+        sentinel: tuple[list[tuple[str, int]], str] | None = None,
     ) -> None:
         self._connection_class = connection_class
         self._options = {**options, "retry": Retry(NoBackoff(), 0), "decode_responses": False}
         self._keep_idle = keep_idle
         self._idle: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, list[aconnection.AbstractConnection]
+        ] = weakref.WeakKeyDictionary()
+        # With Sentinel, (sentinel addresses, master name): each connection asks
+        # them for the master when it connects, through a pool of its loop's.
+        self._sentinel = sentinel
+        self._sentinel_pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asentinel.SentinelConnectionPool
         ] = weakref.WeakKeyDictionary()
 
     @classmethod
@@ -79,6 +88,18 @@ class AsyncRedis:
         pool = client.connection_pool
         with _lock:
             found = _by_pool.get(pool)
+            if found is None and isinstance(pool, SentinelConnectionPool):
+                addresses = [
+                    (
+                        s.connection_pool.connection_kwargs["host"],
+                        s.connection_pool.connection_kwargs["port"],
+                    )
+                    for s in pool.sentinel_manager.sentinels
+                ]
+                options = {k: v for k, v in pool.connection_kwargs.items() if k in _SAME_SERVER}
+                found = _by_pool[pool] = cls(
+                    aconnection.Connection, options, sentinel=(addresses, pool.service_name)
+                )
             if found is None:
                 kind = pool.connection_class.__name__
                 connection_class = getattr(aconnection, kind, None)
@@ -109,10 +130,26 @@ class AsyncRedis:
             raise reply
         return call.parse(reply)
 
+    async def run_replicated(
+        self, call: RedisCall[T], replicas: int, timeout_ms: int
+    ) -> tuple[T, int]:
+        """``call``, then ``WAIT replicas timeout_ms`` on the same connection, in one write.
+
+        The second value is how many replicas acknowledged the call's writes
+        (``WAIT`` counts the writes of its own connection). Keep ``timeout_ms``
+        under the read timeout: a longer wait reads as Redis not answering.
+        """
+        wait: RedisCall[int] = RedisCall(("WAIT", replicas, timeout_ms), int)
+        reply, acked = await self._exchange((call, wait))
+        for raw in (reply, acked):
+            if isinstance(raw, redis.ResponseError):
+                raise raw
+        return call.parse(reply), int(acked)
+
     async def _exchange(self, calls: Sequence[RedisCall[Any]]) -> list[Any]:
         """The raw replies of ``calls`` (error replies as exceptions), sent in one write.
 
-        One call today; the NOSCRIPT retry sends the calls that need it again.
+        The NOSCRIPT retry sends the calls that need it again.
         """
         idle = self._connections()
         conn = self._take(idle)
@@ -147,7 +184,25 @@ class AsyncRedis:
             if _still_open(conn):
                 return conn
             conn._close()  # type: ignore[no-untyped-call]
-        return self._connection_class(**self._options)
+        return self._new_connection()
+
+    def _new_connection(self) -> aconnection.AbstractConnection:
+        if self._sentinel is None:
+            return self._connection_class(**self._options)
+        loop = asyncio.get_running_loop()
+        pool = self._sentinel_pools.get(loop)
+        if pool is None:
+            addresses, master = self._sentinel
+            manager = asentinel.Sentinel(  # type: ignore[no-untyped-call]
+                addresses,
+                socket_timeout=self._options.get("socket_timeout"),
+                socket_connect_timeout=self._options.get("socket_connect_timeout"),
+            )
+            pool = self._sentinel_pools[loop] = asentinel.SentinelConnectionPool(  # type: ignore[no-untyped-call]
+                master, manager, **self._options
+            )
+        connection: aconnection.AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
+        return connection
 
     async def aclose(self) -> None:
         """Close the idle connections of the running loop (a later call reconnects)."""

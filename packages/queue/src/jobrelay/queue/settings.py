@@ -61,10 +61,30 @@ class QueueSettings(BaseSettings):
         True, validation_alias=AliasChoices("REDIS_TLS_VERIFY", "redis_tls_verify")
     )
 
+    # Redis Sentinel: "host:port,host:port,..." of the sentinels; REDIS_URL then
+    # gives only the database, user and password, and the sentinels the master.
+    redis_sentinels: str | None = Field(
+        None, validation_alias=AliasChoices("REDIS_SENTINELS", "redis_sentinels")
+    )
+    redis_sentinel_master: str = Field(
+        "mymaster", validation_alias=AliasChoices("REDIS_SENTINEL_MASTER", "redis_sentinel_master")
+    )
+
     @field_validator("redis_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         return check_redis_url(value)
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _check_sentinels(cls, value: str | None) -> str | None:
+        if value is not None:
+            _addresses(value)
+        return value or None
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The sentinels to ask for the master; empty without Sentinel."""
+        return _addresses(self.redis_sentinels) if self.redis_sentinels else []
 
     @model_validator(mode="after")
     def _check_tls(self) -> QueueSettings:
@@ -76,6 +96,8 @@ class QueueSettings(BaseSettings):
             )
         if (self.redis_tls_cert is None) != (self.redis_tls_key is None):
             raise InvalidRedisURL("REDIS_TLS_CERT and REDIS_TLS_KEY go together (mutual TLS)")
+        if self.redis_sentinels and self.redis_url.startswith("rediss://"):
+            raise InvalidRedisURL("REDIS_SENTINELS with a rediss:// URL is not supported yet")
         return self
 
     def tls_options(self) -> dict[str, Any]:
@@ -95,3 +117,13 @@ class QueueSettings(BaseSettings):
     @property
     def keys(self) -> Keys:
         return Keys(self.prefix)
+
+
+def _addresses(value: str) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for item in (part.strip() for part in value.split(",")):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise InvalidRedisURL(f"REDIS_SENTINELS wants host:port,host:port..., got {item!r}")
+        out.append((host, int(port)))
+    return out
