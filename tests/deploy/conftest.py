@@ -9,7 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = ROOT / "deploy" / "render.py"
-TEMPLATES = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+TEMPLATES = sorted((ROOT / "deploy" / "k8s").glob("worker-*.yaml"))
+WEB_TEMPLATE = ROOT / "deploy" / "k8s" / "web.yaml"
 IMAGE = "ghcr.io/example/jobrelay/worker:0123456789abcdef0123456789abcdef01234567"
 
 

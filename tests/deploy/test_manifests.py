@@ -10,7 +10,7 @@ import pytest
 import yaml
 from jobrelay.worker.settings import WorkerSettings
 
-from .conftest import ROOT, TEMPLATES, render
+from .conftest import ROOT, TEMPLATES, WEB_TEMPLATE, render
 
 CHECK = ["jobrelay-worker", "check"]
 
@@ -68,3 +68,26 @@ def test_config_and_secret_names_are_documented() -> None:
         for source in container["envFrom"]:
             ref = source.get("configMapRef") or source["secretRef"]
             assert f"`{ref['name']}`" in readme, ref["name"]
+
+
+def test_the_web_app_deployment_probes_readyz_and_healthz_and_its_service_selects_it() -> None:
+    out = render(WEB_TEMPLATE, "WORKER_REPLICAS_STAG", "2")
+    assert out.returncode == 0, out.stderr
+    deployment, service = yaml.safe_load_all(out.stdout)
+    assert (deployment["kind"], service["kind"]) == ("Deployment", "Service")
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["serve"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    web_uid = re.findall(r"^USER (\d+)", (ROOT / "apps/web/Dockerfile").read_text(), re.M)
+    assert pod["securityContext"]["runAsUser"] == int(web_uid[-1]) != 0
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    readme = (ROOT / "README.md").read_text()
+    for source in container["envFrom"]:
+        ref = source.get("configMapRef") or source["secretRef"]
+        assert f"`{ref['name']}`" in readme, ref["name"]
