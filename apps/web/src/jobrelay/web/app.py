@@ -41,6 +41,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if web.tracing:
+            # Before the dispatcher connects: Temporal's client takes its tracing then.
+            from jobrelay.engines.tracing import configure_tracing
+
+            configure_tracing("jobrelay-web")
         built = dispatcher()
         # Both engines before the first request: Redis answers on first use,
         # Temporal's client (and its adapter's import) is made here.

@@ -22,6 +22,8 @@ class WebSettings(BaseSettings):
     log_format: LogFormat = Field(
         "text", validation_alias=AliasChoices("JOBRELAY_LOG_FORMAT", "log_format")
     )
+    # OpenTelemetry spans exported over OTLP (the standard OTEL_* settings).
+    tracing: bool = Field(False, validation_alias=AliasChoices("JOBRELAY_TRACING", "tracing"))
     reconcile_interval_s: float = Field(
         1.0,
         gt=0,

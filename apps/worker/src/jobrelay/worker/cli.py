@@ -30,6 +30,11 @@ QueueOption = Annotated[
 
 def _setup_logging(settings: WorkerSettings) -> None:
     configure_logging(settings.log_level, settings.log_format)
+    if settings.tracing:
+        # Every process of the worker (supervisor and children) exports its own spans.
+        from jobrelay.engines.tracing import configure_tracing
+
+        configure_tracing("jobrelay-worker")
 
 
 def _configure_jobs(config: WorkerConfig) -> None:

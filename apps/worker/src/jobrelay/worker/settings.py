@@ -66,6 +66,8 @@ class WorkerSettings(BaseSettings):
     log_format: LogFormat = Field(
         "text", validation_alias=_env("JOBRELAY_LOG_FORMAT", "log_format")
     )
+    # OpenTelemetry spans exported over OTLP (the standard OTEL_* settings).
+    tracing: bool = Field(False, validation_alias=_env("JOBRELAY_TRACING", "tracing"))
     status_dir: Path = Field(
         Path("/tmp/jobrelay-worker"), validation_alias=_env("WORKER_STATUS_DIR", "status_dir")
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pydantic_core
 from jobrelay.engines import DramatiqEngine, EngineJob, TemporalEngine
+from jobrelay.engines.tracing import tracer, tracing_on
 from jobrelay.job_engine import get_job
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
@@ -20,6 +21,7 @@ from jobrelay.queue import (
     RedisHealth,
     RedisUnavailable,
 )
+from opentelemetry.trace import SpanKind
 
 from . import metrics
 from .admission import AdmitFailed, NotReplicated, with_one_retry
@@ -112,7 +114,10 @@ class Dispatcher:
         job, encoded, delay_s = self.prepare(name, payload, job_id, delay)
         started = time.perf_counter()
         try:
-            receipt = await self._route(job, encoded, delay_s, confirm)
+            if tracing_on():
+                receipt = await self._traced_route(job, encoded, delay_s, confirm)
+            else:
+                receipt = await self._route(job, encoded, delay_s, confirm)
         except DispatchUnavailable as exc:
             metrics.unavailable(job.queue, exc.reason)
             raise
@@ -135,6 +140,22 @@ class Dispatcher:
         :class:`InvalidDispatch` for a batch over ``JOBRELAY_MAX_BATCH_SIZE``.
         """
         return await self.batch.dispatch(list(jobs))
+
+    async def _traced_route(
+        self, job: EngineJob, encoded: str, delay_s: float | None, confirm: Confirm
+    ) -> DispatchReceipt:
+        # The root of the job's trace: the message (Dramatiq) or the workflow
+        # start's headers (Temporal) carry this span's context on.
+        with tracer().start_as_current_span(
+            "jobrelay.dispatch",
+            kind=SpanKind.PRODUCER,
+            attributes={"jobrelay.job_id": job.job_id, "jobrelay.job_name": job.name},
+        ) as span:
+            receipt = await self._route(job, encoded, delay_s, confirm)
+            span.set_attributes(
+                {"jobrelay.engine": receipt.engine, "jobrelay.reason": receipt.reason.value}
+            )
+            return receipt
 
     def prepare(
         self, name: str, payload: Any, job_id: str | None, delay: timedelta | float | None

@@ -19,6 +19,7 @@ import dramatiq
 from jobrelay.engines import EngineJob
 from jobrelay.engines.dramatiq import DramatiqAdapter, DramatiqKeys, actor_name
 from jobrelay.engines.dramatiq.messages import message_args, message_options
+from jobrelay.engines.tracing import TRACE_OPTION, current_carrier
 from jobrelay.job_engine import get_job
 from jobrelay.queue import get_queue
 
@@ -54,6 +55,9 @@ class DramatiqMessages:
         # and a retry gets a new broker id.
         message_id = os.urandom(16).hex()
         options = {**options, "redis_message_id": message_id}
+        carrier = current_carrier()
+        if carrier:
+            options[TRACE_OPTION] = carrier
         if isinstance(dramatiq.get_encoder(), dramatiq.JSONEncoder):
             # What Message.encode gives (json.dumps, compact), with the payload
             # spliced in as already encoded instead of encoded again.

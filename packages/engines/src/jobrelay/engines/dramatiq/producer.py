@@ -21,6 +21,7 @@ from jobrelay.queue import (
 )
 
 from ..job import EngineJob
+from ..tracing import TRACE_OPTION, current_carrier
 from .deadletter import DeadLetter, read_dead_letters, remove_dead_letter
 from .messages import actor_name, message_args, message_options, policy_options, queue_policy
 
@@ -97,10 +98,11 @@ class DramatiqAdapter:
         The job's retry policy and time limit travel in the message options.
         """
         definition = get_job(job.name)
-        message = self.actor(job.queue).message_with_options(
-            args=message_args(job),
-            **message_options(definition, get_queue(job.queue)),
-        )
+        options = message_options(definition, get_queue(job.queue))
+        carrier = current_carrier()
+        if carrier:
+            options[TRACE_OPTION] = carrier
+        message = self.actor(job.queue).message_with_options(args=message_args(job), **options)
         if delay_s is not None and delay_s >= WAKEUP_DELAY_S:
             self.store.schedule_wakeup(message.encode().decode(), self._clock() + delay_s)
             return

@@ -17,6 +17,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from ..job import EngineJob
+from ..tracing import tracing_on
 from .connection import TemporalConnection
 from .errors import TemporalUnavailable
 from .models import WORKFLOW_NAME, JobOutcome
@@ -48,6 +49,13 @@ async def connect(
         target if isinstance(target, TemporalConnection) else TemporalConnection(target, namespace)
     )
     tls = connection.tls_option()
+    interceptors = []
+    if tracing_on():
+        # Imported only with tracing on: it loads temporalio.worker, which a
+        # producer otherwise never needs. Workers made from this client inherit it.
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+
+        interceptors.append(TracingInterceptor())
     try:
         return await Client.connect(
             connection.address,
@@ -56,6 +64,7 @@ async def connect(
             runtime=runtime,
             tls=tls,
             api_key=connection.api_key,
+            interceptors=interceptors,
         )
     except RuntimeError as exc:  # the Rust core reports a failed connect as RuntimeError
         raise TemporalUnavailable(

@@ -24,6 +24,7 @@ from jobrelay.job_engine import (
     step_result_type,
 )
 from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads
+from opentelemetry.context import Context
 from pydantic_core import PydanticSerializationError
 from tenacity import (
     AsyncRetrying,
@@ -32,6 +33,8 @@ from tenacity import (
     stop_after_delay,
     wait_exponential,
 )
+
+from ...tracing import end_span, start_step_span
 
 logger = logging.getLogger("jobrelay.dramatiq")
 
@@ -136,8 +139,11 @@ class DramatiqContext(BaseJobContext):
         memo: dict[str, str],
         clock: Callable[[], float],
         sleep_threshold_s: float,
+        trace_parent: Context | None = None,
     ) -> None:
         super().__init__(job_id, attempt, ENGINE_DRAMATIQ)
+        # The attempt's span: each step run is a child of it (None: tracing off).
+        self._trace_parent = trace_parent
         self._delivery = uuid.uuid4().hex
         self._store = store
         self._memo = memo
@@ -202,14 +208,17 @@ class DramatiqContext(BaseJobContext):
         lease = (id(self), self.job_id, step_id)
         with _held_lock:
             _held[lease] = (self._store, self._delivery)
+        span = start_step_span(step_id, self.job_id, self._trace_parent)
         try:
             stored = await self._call(step_id, fn, args)
-        except BaseException:
+        except BaseException as exc:
+            end_span(span, exc)
             await self._drop_lease(step_id)  # a retry may run the step at once
             raise
         finally:
             with _held_lock:
                 _held.pop(lease, None)
+        end_span(span)
         self._memo[step_id] = stored
         # Decode what was stored so a first run returns exactly what a replay would.
         return loads(stored, result_type)

@@ -24,8 +24,10 @@ from jobrelay.job_engine import (
     run_failure_hook,
 )
 from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable, dumps
+from opentelemetry.context import Context
 from pydantic_core import PydanticSerializationError
 
+from ...tracing import TRACE_OPTION, end_span, span_context, start_job_span
 from ..deadletter import dead_letter
 from ..messages import attempt_of, job_of_message, parked_copy, policy_from_options
 from .consumer import requeue_on_ack, retry_on_ack, succeed_on_ack
@@ -149,6 +151,26 @@ class JobRunner:
         payload: Any,
         memo: dict[str, str],
     ) -> None:
+        # A span per attempt, in the dispatch's trace (none while tracing is off).
+        carrier = message.options.get(TRACE_OPTION)
+        span = start_job_span(definition.name, job_id, attempt, message.queue_name, carrier)
+        try:
+            self._attempt(message, definition, job_id, attempt, payload, memo, span_context(span))
+        except BaseException as exc:
+            end_span(span, exc)
+            raise
+        end_span(span)
+
+    def _attempt(
+        self,
+        message: MessageProxy,
+        definition: JobDefinition,
+        job_id: str,
+        attempt: int,
+        payload: Any,
+        memo: dict[str, str],
+        trace_parent: Context | None,
+    ) -> None:
         actor = self._broker.get_actor(message.actor_name)
         policy = policy_from_options(message.options, actor.options)
         ctx = DramatiqContext(
@@ -158,6 +180,7 @@ class JobRunner:
             memo=memo,
             clock=self._clock,
             sleep_threshold_s=self._sleep_threshold_s,
+            trace_parent=trace_parent,
         )
         try:
             result = _execute(definition, ctx, payload)

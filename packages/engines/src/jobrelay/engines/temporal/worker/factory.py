@@ -30,6 +30,8 @@ PASSTHROUGH_MODULES: tuple[str, ...] = (
     # Settings classes in job modules (and their parser's helpers).
     "pydantic_settings",
     "dotenv",
+    # The tracing interceptor's workflow side: the one tracer provider of the process.
+    "opentelemetry",
     "typing_inspection",
 )
 
