@@ -10,10 +10,12 @@ runs only where a daemon and the plugin answer.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,41 @@ def test_docker_compose_config_accepts_the_file() -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
+
+
+def _docker_answers() -> bool:
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return info.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_stack_comes_up_and_runs_a_job_through_the_web_app() -> None:
+    if not (_compose_plugin() and _docker_answers()):
+        pytest.skip("no docker daemon with the compose plugin answers here")
+    import httpx
+
+    project = f"jobrelay-test-{os.getpid()}"
+    env = {**os.environ, "REDIS_PASSWORD": "compose-test", "WORKER_REPLICAS": "1"}
+    base = ["docker", "compose", "-f", str(COMPOSE), "-p", project]
+    try:
+        up = subprocess.run(
+            [*base, "up", "--build", "--detach", "--wait", "--wait-timeout", "600"],
+            env=env, capture_output=True, text=True, timeout=1500,
+        )  # fmt: skip
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        with httpx.Client(base_url="http://127.0.0.1:8000", timeout=10) as http:
+            receipt = http.post(
+                "/jobs", json={"name": "demo.countdown", "payload": {"start": 2, "pause_s": 0}}
+            ).json()
+            deadline = time.monotonic() + 120
+            state = None
+            while time.monotonic() < deadline and state != "succeeded":
+                state = http.get(f"/jobs/{receipt['job_id']}").json()["state"]
+                time.sleep(0.5)
+        assert state == "succeeded"
+    finally:
+        subprocess.run([*base, "down", "--volumes"], env=env, capture_output=True, timeout=300)

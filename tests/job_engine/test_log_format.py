@@ -58,3 +58,15 @@ def test_configure_logging_json_writes_json_lines(capsys: pytest.CaptureFixture[
         root.setLevel(level)
     lines = [line for line in capsys.readouterr().err.splitlines() if line]
     assert [json.loads(line)["job_id"] for line in lines] == ["x"]
+
+
+def test_a_line_logged_within_a_traced_span_carries_its_trace_id() -> None:
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext
+
+    span = NonRecordingSpan(SpanContext(trace_id=0xABC, span_id=0x1, is_remote=False))
+    with trace.use_span(span):
+        inside = json.loads(JsonLogFormatter().format(_record(job_id="j1")))
+    outside = json.loads(JsonLogFormatter().format(_record(job_id="j1")))
+    assert inside["trace_id"] == f"{0xABC:032x}"
+    assert "trace_id" not in outside

@@ -11,7 +11,8 @@ tracer provider is OpenTelemetry's default no-op one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -61,6 +62,18 @@ def start_job_span(
             "jobrelay.engine": "dramatiq",
         },
     )
+
+
+@contextmanager
+def use_span(span: Span | None) -> Iterator[None]:
+    """Make ``span`` the current one in this thread for the block (nothing when None)."""
+    if span is None:
+        yield
+        return
+    with trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    ):
+        yield
 
 
 def span_context(span: Span | None) -> otel_context.Context | None:

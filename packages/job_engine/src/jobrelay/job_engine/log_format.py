@@ -28,7 +28,8 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, process, the ``extra``
-    fields (``job_id``, ``queue``, ``engine``...) and the traceback of an exception."""
+    fields (``job_id``, ``queue``, ``engine``...), the ``trace_id`` when the line is
+    logged within a traced span, and the traceback of an exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -41,9 +42,22 @@ class JsonLogFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in out:
                 out[key] = value
+        trace_id = _current_trace_id()
+        if trace_id is not None:
+            out.setdefault("trace_id", trace_id)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)
+
+
+def _current_trace_id() -> str | None:
+    """The trace the logging code runs in (tracing on), as OpenTelemetry spells its ids."""
+    try:
+        from opentelemetry import trace
+    except ImportError:  # this package does not require OpenTelemetry; the engines do
+        return None
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def configure_logging(level: str, form: LogFormat = "text") -> None:

@@ -27,7 +27,7 @@ from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable
 from opentelemetry.context import Context
 from pydantic_core import PydanticSerializationError
 
-from ...tracing import TRACE_OPTION, end_span, span_context, start_job_span
+from ...tracing import TRACE_OPTION, end_span, span_context, start_job_span, use_span
 from ..deadletter import dead_letter
 from ..messages import attempt_of, job_of_message, parked_copy, policy_from_options
 from .consumer import requeue_on_ack, retry_on_ack, succeed_on_ack
@@ -155,7 +155,11 @@ class JobRunner:
         carrier = message.options.get(TRACE_OPTION)
         span = start_job_span(definition.name, job_id, attempt, message.queue_name, carrier)
         try:
-            self._attempt(message, definition, job_id, attempt, payload, memo, span_context(span))
+            # Current in this thread too: the worker's log lines carry its trace id.
+            with use_span(span):
+                self._attempt(
+                    message, definition, job_id, attempt, payload, memo, span_context(span)
+                )
         except BaseException as exc:
             end_span(span, exc)
             raise
