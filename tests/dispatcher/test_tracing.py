@@ -23,6 +23,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from opentelemetry.util._once import Once
 
 # The Stack of conftest.py (a conftest cannot be imported under --import-mode=importlib).
@@ -133,3 +134,37 @@ async def test_a_temporal_job_is_one_trace_from_dispatch_to_its_step_activities(
     start = _one(found, "StartWorkflow:jobrelay.job")
     assert start.parent is not None and start.parent.span_id == dispatch.context.span_id
     assert (dispatch.attributes or {})["jobrelay.engine"] == "temporal"
+
+
+async def test_a_dispatch_over_http_continues_the_callers_trace(
+    spans: InMemorySpanExporter, stack: Stack, prefix: str
+) -> None:
+    import httpx
+    from jobrelay.web import WebSettings, create_app
+
+    stack.start_heartbeat()  # a live worker: the job goes to Dramatiq; nothing consumes
+    app = create_app(dispatcher=stack.dispatcher, settings=WebSettings(run_reconciler=False))
+    caller_trace = 0x1234567890ABCDEF1234567890ABCDEF
+    header = f"00-{caller_trace:032x}-{0xFEDCBA9876543210:016x}-01"
+    job_id = f"{prefix}http"
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://jobrelay") as client:
+            response = await client.post(
+                "/jobs",
+                json={"name": "dsp.ping", "payload": {}, "job_id": job_id},
+                headers={"traceparent": header},
+            )
+    assert response.status_code == 202, response.text
+    found = await _trace_of(spans, job_id, {"jobrelay.dispatch", "POST /jobs"})
+    # FastAPI's own server span (it traces requests itself once a provider is
+    # installed) continues the caller's trace, and the dispatch sits below it.
+    dispatch = _one(found, "jobrelay.dispatch")
+    assert dispatch.context.trace_id == caller_trace
+    by_id = {s.context.span_id: s for s in found}
+    ancestors = []
+    parent = dispatch.parent
+    while parent is not None and parent.span_id in by_id:
+        ancestors.append(by_id[parent.span_id])
+        parent = by_id[parent.span_id].parent
+    assert any(a.name == "POST /jobs" and a.kind is SpanKind.SERVER for a in ancestors)
