@@ -29,6 +29,13 @@ class LiveWorkers:
         # an extra refresh, never a wrong answer, so no lock.
         self._cache: dict[str, tuple[int, float]] = {}
 
+    def cached(self, queue: str) -> bool | None:
+        """The answer of :meth:`any_live` while its count is fresh; None when it must be read."""
+        cached = self._cache.get(queue)
+        if cached is not None and self._clock() - cached[1] < self.cache_s:
+            return cached[0] > 0
+        return None
+
     async def any_live(self, queue: str) -> bool:
         """Whether at least one worker of ``queue`` sent a heartbeat within its TTL.
 

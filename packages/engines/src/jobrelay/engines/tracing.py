@@ -30,8 +30,14 @@ def tracer() -> trace.Tracer:
 
 
 def tracing_on() -> bool:
-    """Whether the application installed a tracer provider (``JOBRELAY_TRACING``)."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    """Whether the application installed a tracer provider (``JOBRELAY_TRACING``).
+
+    Asked on every dispatch: ``trace.get_tracer_provider()`` looks the
+    environment up each time no provider is set (about 1.3 us, a percent of
+    a dispatch), so the module's provider slot, which its setter fills
+    (and OpenTelemetry's own test helpers reset), is read directly.
+    """
+    return getattr(trace, "_TRACER_PROVIDER", None) is not None
 
 
 def current_carrier() -> dict[str, str]:

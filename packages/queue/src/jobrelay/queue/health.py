@@ -83,6 +83,19 @@ class RedisHealth:
         self.record_success()
         return True
 
+    def cached(self) -> bool | None:
+        """The cached answer while it is fresh and the breaker closed, else None (no side effect).
+
+        For a hot path: it costs no probe and no await; on None ask :meth:`ais_healthy`.
+        """
+        with self._lock:
+            fresh = (
+                self._checked_at is not None and self._clock() - self._checked_at < self._cache_s
+            )
+            if fresh and self.breaker.state is BreakerState.CLOSED:
+                return self._healthy
+        return None
+
     def _known(self) -> bool | None:
         # The answer without a probe: the cached one, or False while the
         # breaker refuses; None when a probe is due.

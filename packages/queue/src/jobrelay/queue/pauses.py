@@ -93,6 +93,11 @@ class QueuePauses:
             cached = self._paused_of(self._paused_call().run(self.client))
         return queue in cached
 
+    def cached(self, queue: str) -> bool | None:
+        """Whether ``queue`` is paused, from a fresh cache only; None when it must be read."""
+        cached = self._fresh()
+        return None if cached is None else queue in cached
+
     async def ais_paused(self, queue: str) -> bool:
         """:meth:`is_paused` for coroutines: a refresh does not block the event loop."""
         cached = self._fresh()
