@@ -37,25 +37,29 @@ async def test_no_accepted_job_is_lost_when_the_master_dies_mid_dispatch(
     await stack.start_temporal()
     dispatcher = stack.dispatcher()
     accepted: dict[str, str] = {}
+    after: list[str] = []  # accepted on Dramatiq once the replica was promoted
     refused = 0
-    killed_at = None
-    started = time.monotonic()
-    for n in range(120):
+    deadline = time.monotonic() + 90
+    n = 0
+    # Before the failover, then on until Dramatiq takes jobs again from the
+    # new master (the breaker's reset, the worker's next heartbeat).
+    while n < 120 or (len(after) < 10 and time.monotonic() < deadline):
         if n == 40:
-            killed_at = time.monotonic()
             await asyncio.to_thread(sentinel_set.fail_master)
         job_id = f"{prefix}f{n}"
         try:
             receipt = await dispatcher.dispatch("dsp.ping", {"n": n}, job_id=job_id)
         except DispatchUnavailable:
             refused += 1  # not accepted: the caller knows, nothing is owed
-            continue
-        accepted[job_id] = receipt.engine
+        else:
+            accepted[job_id] = receipt.engine
+            if n > 40 and receipt.engine == "dramatiq":
+                after.append(job_id)
+        n += 1
         await asyncio.sleep(0.02)
-    assert killed_at is not None and killed_at > started
-    # Dispatch carried on: most jobs were accepted, before and after the failover.
-    assert len(accepted) >= 100, (len(accepted), refused)
-    assert {engine for engine in accepted.values()} >= {"dramatiq"}
+    # Dispatch carried on: most jobs were accepted, and Dramatiq came back.
+    assert len(accepted) >= 0.8 * n, (len(accepted), refused, n)
+    assert len(after) >= 10, "Dramatiq never took jobs again after the failover"
 
     # Every accepted job runs, on one engine or the other.
     deadline = time.monotonic() + 120
@@ -64,6 +68,8 @@ async def test_no_accepted_job_is_lost_when_the_master_dies_mid_dispatch(
         missing = [job_id for job_id in missing if not runs(job_id)]
         await asyncio.sleep(0.25)
     assert missing == [], f"{len(missing)} accepted jobs never ran, e.g. {missing[:5]}"
+    # The workers carried on against the new master: its jobs ran on Dramatiq.
+    assert {runs(job_id)[0] for job_id in after} == {"dramatiq"}
 
 
 async def test_a_write_no_replica_acknowledges_goes_to_temporal(
