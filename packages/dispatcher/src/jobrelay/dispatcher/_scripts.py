@@ -10,7 +10,7 @@ claim and the start is repaired by whichever reconciler leases it next.
 
 from __future__ import annotations
 
-from jobrelay.queue import finished_lua
+from jobrelay.queue import finished_lua, retryable_lua
 
 # KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash, the
 #       queue's wake-up list ('' for none; see DramatiqKeys.wake).
@@ -74,10 +74,13 @@ return out
 #       none), job_id, engine, owner ('' or 'temporal'), message id ('' for none),
 #       message data, reason.
 # Returns {1} when done, {0, state} when the job is not retryable, {-1} when absent.
-READMIT = """
+READMIT = (
+    """
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {-1} end
-if st ~= 'failed' and st ~= 'dead' and st ~= 'cancelled' then return {0, st} end
+if not """
+    + retryable_lua("st")
+    + """ then return {0, st} end
 redis.call('DEL', KEYS[2])
 if ARGV[1] == '1' then redis.call('DEL', KEYS[3]) else redis.call('PERSIST', KEYS[3]) end
 redis.call('PERSIST', KEYS[1])
@@ -96,6 +99,7 @@ if ARGV[8] ~= '' then
 end
 return {1}
 """
+)
 
 # KEYS: owner, job, pending. ARGV: job_id, now, lease_until, reason.
 # SET owner temporal NX. While the owner is temporal and the job unfinished the

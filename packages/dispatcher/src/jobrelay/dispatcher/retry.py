@@ -8,7 +8,13 @@ import time
 from typing import TYPE_CHECKING
 
 from jobrelay.engines import EngineJob
-from jobrelay.queue import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, RedisUnavailable, loads
+from jobrelay.queue import (
+    ENGINE_DRAMATIQ,
+    ENGINE_TEMPORAL,
+    RETRYABLE_STATES,
+    RedisUnavailable,
+    loads,
+)
 
 from .errors import JobNotFound, JobNotRetryable, StatusUnavailable
 from .ledger import QueuedMessage
@@ -46,7 +52,7 @@ class RetryDispatch:
             record = await asyncio.to_thread(d.store.get, job_id)
             if record is None:
                 raise JobNotFound(job_id)
-            if record.state.value not in ("failed", "dead", "cancelled"):
+            if record.state.value not in RETRYABLE_STATES:
                 raise JobNotRetryable(job_id, record.state.value)
             job = EngineJob(
                 job_id=job_id, name=record.name, queue=record.queue, payload=loads(record.payload)

@@ -20,7 +20,15 @@ from .errors import (
 from .health import RedisHealth
 from .pauses import PauseState, QueuePauses
 from .queues import QUEUES, QueueSpec, get_queue
-from .records import FINISHED_STATES, JobRecord, JobState, finished_lua, new_record_fields
+from .records import (
+    FINISHED_STATES,
+    RETRYABLE_STATES,
+    JobRecord,
+    JobState,
+    finished_lua,
+    new_record_fields,
+    retryable_lua,
+)
 from .registry import WorkerInfo, WorkerRegistry
 from .settings import QueueSettings
 from .store import ClaimedStart, JobStore
@@ -55,6 +63,8 @@ __all__ = [
     "JobState",
     "FINISHED_STATES",
     "finished_lua",
+    "RETRYABLE_STATES",
+    "retryable_lua",
     "dumps",
     "loads",
     # Workers

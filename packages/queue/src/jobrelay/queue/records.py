@@ -31,13 +31,28 @@ _FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, 
 FINISHED_STATES: frozenset[str] = frozenset(s.value for s in _FINISHED)
 
 
+# The finished states an operator may run again: all but a success.
+RETRYABLE_STATES: frozenset[str] = frozenset(
+    s.value for s in (JobState.FAILED, JobState.DEAD, JobState.CANCELLED)
+)
+
+
 def finished_lua(var: str) -> str:
     """A Lua expression, true when the state string in local ``var`` is a finished one.
 
-    Every script guard is built from it, so the scripts and :class:`JobState`
-    cannot disagree.
+    Every script guard is built from it (or :func:`retryable_lua`), so the
+    scripts and :class:`JobState` cannot disagree.
     """
-    return "(" + " or ".join(f"{var} == '{state}'" for state in sorted(FINISHED_STATES)) + ")"
+    return _any_of(var, FINISHED_STATES)
+
+
+def retryable_lua(var: str) -> str:
+    """A Lua expression, true when the state string in local ``var`` may be retried."""
+    return _any_of(var, RETRYABLE_STATES)
+
+
+def _any_of(var: str, states: frozenset[str]) -> str:
+    return "(" + " or ".join(f"{var} == '{state}'" for state in sorted(states)) + ")"
 
 
 def hash_text(value: Any) -> str:
