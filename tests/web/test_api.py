@@ -301,3 +301,22 @@ async def test_retry_answers_409_naming_the_state_and_404_for_an_unknown_job(
     assert (detail["loc"], detail["state"]) == (["path", "job_id"], "succeeded")
     missing = await web_client.post("/jobs/no-such-job/retry?fresh=true")
     assert missing.status_code == 404
+
+
+async def test_metrics_show_each_queues_depth_workers_and_pause(
+    web_client: httpx.AsyncClient, live_worker: Callable[[str], None]
+) -> None:
+    live_worker("default")
+    await web_client.post("/queues/data_sync/pause")
+    # Nothing consumes here: the job waits in the queue.
+    sent = await web_client.post("/jobs", json={"name": "demo.countdown", "payload": {}})
+    assert sent.json()["engine"] == "dramatiq"
+    ready = await _metric(web_client, "jobrelay_queue_messages", queue="default", kind="ready")
+    assert ready == 1
+    assert await _metric(web_client, "jobrelay_queue_messages", queue="default", kind="dead") == 0
+    live = await _metric(
+        web_client, "jobrelay_queue_live_workers", queue="default", engine="dramatiq"
+    )
+    assert live == 1
+    assert await _metric(web_client, "jobrelay_queue_paused", queue="data_sync") == 1
+    assert await _metric(web_client, "jobrelay_queue_paused", queue="default") == 0

@@ -5,7 +5,9 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from jobrelay.queue import QUEUES, RedisUnavailable, WorkerInfo
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from ..queue_stats import read_queues
 
 router = APIRouter()
 
@@ -98,6 +100,37 @@ async def worker(worker_id: str, request: Request) -> WorkerInfo:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus metrics of this process: dispatches by queue, engine and reason."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: this process's dispatches, and each queue's depth, dead letters,
+    live workers and pause, read from Redis at the scrape (left out while it is down)."""
+    body = await asyncio.to_thread(generate_latest)
+    try:
+        views = await asyncio.to_thread(read_queues, request.app.state.dispatcher, list(QUEUES))
+    except RedisUnavailable:
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+    registry = CollectorRegistry()
+    messages = Gauge(
+        "jobrelay_queue_messages",
+        "Dramatiq messages of a queue by kind (ready, delayed, dead).",
+        ["queue", "kind"],
+        registry=registry,
+    )
+    workers = Gauge(
+        "jobrelay_queue_live_workers",
+        "Workers of a queue that beat within the heartbeat TTL, by engine.",
+        ["queue", "engine"],
+        registry=registry,
+    )
+    paused = Gauge(
+        "jobrelay_queue_paused",
+        "1 while an operator paused the queue.",
+        ["queue"],
+        registry=registry,
+    )
+    for view in views:
+        for kind in ("ready", "delayed", "dead"):
+            messages.labels(view.name, kind).set(getattr(view, kind))
+        for engine, count in view.live_workers.items():
+            workers.labels(view.name, engine).set(count)
+        paused.labels(view.name).set(1 if view.paused else 0)
+    return Response(body + generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

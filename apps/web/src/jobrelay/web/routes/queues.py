@@ -6,34 +6,18 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from jobrelay.engines.dramatiq import DramatiqKeys
 from jobrelay.queue import (
-    ENGINE_DRAMATIQ,
-    ENGINE_TEMPORAL,
     QUEUES,
     QueuePauses,
     RedisUnavailable,
-    WorkerRegistry,
 )
 from pydantic import BaseModel
 
 from ..auth import require_token
+from ..queue_stats import QueueView, read_queues
 
 router = APIRouter(dependencies=[Depends(require_token)])
 QueueName = Annotated[str, Path(min_length=1, max_length=100)]
-
-
-class QueueView(BaseModel):
-    """One queue: its Dramatiq messages by kind, live workers per engine, and its pause."""
-
-    name: str
-    ready: int
-    delayed: int
-    dead: int
-    live_workers: dict[str, int]
-    paused: bool
-    paused_at: float | None
-    resumed_at: float | None
 
 
 class PauseChange(BaseModel):
@@ -51,41 +35,9 @@ def _known(name: str) -> str:
     return name
 
 
-def _view(
-    name: str, pauses: QueuePauses, registry: WorkerRegistry, keys: DramatiqKeys
-) -> QueueView:
-    client = pauses.client
-    pipe = client.pipeline(transaction=False)
-    pipe.llen(keys.queue(name))
-    pipe.llen(keys.queue(f"{name}.DQ"))
-    pipe.zcard(keys.dead(name))
-    ready, delayed, dead = pipe.execute()
-    live = {
-        engine: len(registry.live_workers(name, (engine,)))
-        for engine in (ENGINE_DRAMATIQ, ENGINE_TEMPORAL)
-    }
-    state = pauses.state(name)
-    return QueueView(
-        name=name,
-        ready=ready,
-        delayed=delayed,
-        dead=dead,
-        live_workers=live,
-        paused=state.paused,
-        paused_at=state.paused_at,
-        resumed_at=state.resumed_at,
-    )
-
-
 async def _read(request: Request, names: list[str]) -> list[QueueView]:
-    dispatcher = request.app.state.dispatcher
-    keys = DramatiqKeys(dispatcher.store.keys.dramatiq_namespace)
-    registry = dispatcher.workers.registry
     try:
-        return [
-            await asyncio.to_thread(_view, name, dispatcher.pauses, registry, keys)
-            for name in names
-        ]
+        return await asyncio.to_thread(read_queues, request.app.state.dispatcher, names)
     except RedisUnavailable as exc:
         raise HTTPException(503, detail=str(exc)) from exc
 
