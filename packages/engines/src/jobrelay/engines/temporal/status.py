@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -63,10 +64,13 @@ async def describe_job(
     }
     if desc.status == WorkflowExecutionStatus.RUNNING:
         try:
-            live = await handle.query(
-                STATUS_QUERY, result_type=WorkflowStatus, rpc_timeout=query_timeout
-            )
-        except (WorkflowQueryFailedError, RPCError):
+            # Bounded here too: the client may retry a query the server holds
+            # (no worker answers), and the whole status call would time out.
+            async with asyncio.timeout(query_timeout.total_seconds()):
+                live = await handle.query(
+                    STATUS_QUERY, result_type=WorkflowStatus, rpc_timeout=query_timeout
+                )
+        except (WorkflowQueryFailedError, RPCError, TimeoutError):
             status["state"] = (
                 JobState.QUEUED
                 if desc.history_length <= _UNPICKED_HISTORY_LENGTH
