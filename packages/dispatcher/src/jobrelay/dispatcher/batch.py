@@ -123,8 +123,7 @@ class BatchDispatch:
         live: dict[str, bool | RedisUnavailable] = {}
         for queue in dict.fromkeys(item.job.queue for item in items):
             try:
-                # A paused queue takes jobs to hold, whether its workers live or not.
-                live[queue] = await d.pauses.ais_paused(queue) or await d.workers.any_live(queue)
+                _, live[queue] = await d.queue_gate(queue)
             except RedisUnavailable as exc:
                 d.health.record_failure()
                 live[queue] = exc

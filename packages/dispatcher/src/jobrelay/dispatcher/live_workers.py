@@ -42,9 +42,9 @@ class LiveWorkers:
         A refresh is a round trip made with :class:`AsyncRedis`: it does not
         block the caller's event loop.
         """
-        cached = self._cache.get(queue)
-        if cached is not None and self._clock() - cached[1] < self.cache_s:
-            return cached[0] > 0
+        cached = self.cached(queue)
+        if cached is not None:
+            return cached
         redis = AsyncRedis.for_client(self.registry.client)
         count = await redis.run(self.registry.live_count_call(queue))
         self._cache[queue] = (count, self._clock())

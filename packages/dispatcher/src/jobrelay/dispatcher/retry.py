@@ -69,7 +69,8 @@ class RetryDispatch:
         d = self.dispatcher
         if not d.settings.use_dramatiq:
             return False, Reason.FLAG_OFF
-        if await d.pauses.ais_paused(queue) or await d.workers.any_live(queue):
+        _, takes = await d.queue_gate(queue)
+        if takes:
             return True, Reason.OK
         return False, Reason.NO_LIVE_WORKER
 

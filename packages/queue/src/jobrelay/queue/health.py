@@ -99,11 +99,9 @@ class RedisHealth:
     def _known(self) -> bool | None:
         # The answer without a probe: the cached one, or False while the
         # breaker refuses; None when a probe is due.
-        with self._lock:
-            now = self._clock()
-            fresh = self._checked_at is not None and now - self._checked_at < self._cache_s
-            if fresh and self.breaker.state is BreakerState.CLOSED:
-                return self._healthy
+        cached = self.cached()
+        if cached is not None:
+            return cached
         if not self.breaker.allow():
             return False
         return None
