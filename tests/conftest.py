@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import time
 import uuid
@@ -54,11 +56,14 @@ def _wait_until_serving(address: str, timeout_s: float = 60.0) -> None:
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own, for tests that stop or restart it."""
+    """A Redis of this test's own, for tests that stop, restart or freeze it (SIGSTOP:
+    it accepts, never answers); thawed before it is stopped."""
     server = RedisServer().start()
     try:
         yield server
     finally:
+        if server.running():
+            os.kill(server.pid, signal.SIGCONT)
         server.stop()
 
 

@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,26 +22,14 @@ pytestmark = pytest.mark.timeout(300)
 Stack = Any
 
 
-@pytest.fixture
-def frozen_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own that the test may freeze (SIGSTOP) and restart."""
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        if server.running():
-            os.kill(server.pid, signal.SIGCONT)
-        server.stop()
-
-
-async def test_breaker_skips_a_frozen_redis_then_brings_traffic_back(
+async def test_breaker_skips_a_own_redis_then_brings_traffic_back(
     make_stack: Callable[..., Stack],
-    frozen_redis: RedisServer,
+    own_redis: RedisServer,
     prefix: str,
     runs: Callable[[str], list[str]],
     count_redis_calls: Callable[..., list[None]],
 ) -> None:
-    settings = QueueSettings(redis_url=frozen_redis.url, prefix=prefix)
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
     stack = make_stack(settings)
     # The breaker's clock moves on when the test says so: no half-open probe
     # meets the 100 dispatches below however slowly they run, and the reset is
@@ -65,7 +53,7 @@ async def test_breaker_skips_a_frozen_redis_then_brings_traffic_back(
 
     # Frozen, not stopped: connections hang until the read timeout, as with a
     # Redis behind a dead network. A stopped one refuses at once.
-    os.kill(frozen_redis.pid, signal.SIGSTOP)
+    os.kill(own_redis.pid, signal.SIGSTOP)
     receipts: list[DispatchReceipt] = []
     asked: list[int] = []  # Redis calls each dispatch made
     for i in range(100):
@@ -81,9 +69,9 @@ async def test_breaker_skips_a_frozen_redis_then_brings_traffic_back(
     assert health.state is BreakerState.OPEN
     assert len(dispatcher.fallback.backfill) == len(receipts)  # records wait for Redis
 
-    os.kill(frozen_redis.pid, signal.SIGCONT)
-    frozen_redis.stop()
-    frozen_redis.start()
+    os.kill(own_redis.pid, signal.SIGCONT)
+    own_redis.stop()
+    own_redis.start()
     clock.skew += _RESET_S  # the reset is over: the next check probes Redis
     # Back within a dispatch or two (the probe, then the worker's next
     # heartbeat into the restarted, empty Redis); a breaker that never closed

@@ -171,46 +171,42 @@ async def test_dead_redis_goes_straight_to_temporal(
 
 
 async def test_a_frozen_redis_does_not_block_the_callers_event_loop(
-    testjobs: object, dsettings: DispatcherSettings, prefix: str
+    testjobs: object, dsettings: DispatcherSettings, prefix: str, own_redis: RedisServer
 ) -> None:
-    server = RedisServer().start()
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix, read_timeout_ms=1000)
+    client = redis_client(settings)
+    registry = WorkerRegistry.from_settings(client, settings)
+    # Health, live workers and pauses stay cached: the record's write meets the freeze.
+    dispatcher = Dispatcher(
+        dsettings,
+        store=JobStore.from_settings(client, settings),
+        health=RedisHealth(client, cache_s=60),
+        workers=LiveWorkers(registry, cache_s=60),
+        dramatiq=MemoryDramatiq(),
+        temporal=MemoryTemporal(),
+        pauses=QueuePauses(client, settings.keys, cache_s=60),
+    )
+    _beat(registry)
+    assert (await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}w")).engine == "dramatiq"
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    os.kill(own_redis.pid, signal.SIGSTOP)  # answers nothing until its read timeout
     try:
-        settings = QueueSettings(redis_url=server.url, prefix=prefix, read_timeout_ms=1000)
-        client = redis_client(settings)
-        registry = WorkerRegistry.from_settings(client, settings)
-        # Health, live workers and pauses stay cached: the record's write meets the freeze.
-        dispatcher = Dispatcher(
-            dsettings,
-            store=JobStore.from_settings(client, settings),
-            health=RedisHealth(client, cache_s=60),
-            workers=LiveWorkers(registry, cache_s=60),
-            dramatiq=MemoryDramatiq(),
-            temporal=MemoryTemporal(),
-            pauses=QueuePauses(client, settings.keys, cache_s=60),
-        )
-        _beat(registry)
-        assert (await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}w")).engine == "dramatiq"
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
-        os.kill(server.pid, signal.SIGSTOP)  # answers nothing until its read timeout
-        try:
-            receipt = await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}f")
-        finally:
-            os.kill(server.pid, signal.SIGCONT)
-            ticker.cancel()
-        assert (receipt.engine, receipt.reason) == ("temporal", Reason.REDIS_UNAVAILABLE)
-        # Other coroutines ran while the dispatch waited on Redis; a blocking
-        # Redis call holds the loop for the whole timeout, and none would have.
-        assert ticks > 0
+        receipt = await dispatcher.dispatch("dsp.ping", {}, job_id=f"{prefix}f")
     finally:
-        server.stop()
+        os.kill(own_redis.pid, signal.SIGCONT)
+        ticker.cancel()
+    assert (receipt.engine, receipt.reason) == ("temporal", Reason.REDIS_UNAVAILABLE)
+    # Other coroutines ran while the dispatch waited on Redis; a blocking
+    # Redis call holds the loop for the whole timeout, and none would have.
+    assert ticks > 0
 
 
 def _beat(registry: WorkerRegistry) -> None:

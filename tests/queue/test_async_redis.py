@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import threading
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -26,18 +25,6 @@ ECHO_KEY = LuaScript("return {KEYS[1], ARGV[1]}")
 
 def _texts(reply: list[bytes]) -> list[str]:
     return [text(v) for v in reply]
-
-
-@pytest.fixture
-def freezable_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own, which it may stop, restart or freeze (SIGSTOP)."""
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        if server.running():
-            os.kill(server.pid, signal.SIGCONT)
-        server.stop()
 
 
 async def test_a_command_and_a_script_run_and_parse(queue_settings: QueueSettings) -> None:
@@ -87,26 +74,26 @@ async def test_one_client_serves_every_event_loop(queue_settings: QueueSettings)
 
 
 async def test_a_restarted_redis_gets_a_fresh_connection_not_a_failed_send(
-    freezable_redis: RedisServer,
+    own_redis: RedisServer,
 ) -> None:
-    settings = QueueSettings(redis_url=freezable_redis.url)
+    settings = QueueSettings(redis_url=own_redis.url)
     aio = AsyncRedis.for_client(redis_client(settings))
     assert await aio.run(RedisCall(("PING",), bytes)) == b"PONG"
-    freezable_redis.stop()
+    own_redis.stop()
     # No turn of the loop in between: the idle connection's socket is asked.
     with pytest.raises(RedisUnavailable) as stopped:
         await aio.run(RedisCall(("PING",), bytes))
     # A refused connect proves the command never left; a send on the closed
     # connection would have failed after the send, and could not prove that.
     assert "connecting to" in str(stopped.value.__cause__)
-    freezable_redis.start()
+    own_redis.start()
     assert await aio.run(RedisCall(("PING",), bytes)) == b"PONG"
 
 
 async def test_a_frozen_redis_times_out_without_blocking_the_loop_and_a_cancelled_call_leaves_no_reply(  # noqa: E501
-    freezable_redis: RedisServer,
+    own_redis: RedisServer,
 ) -> None:
-    settings = QueueSettings(redis_url=freezable_redis.url, read_timeout_ms=1000)
+    settings = QueueSettings(redis_url=own_redis.url, read_timeout_ms=1000)
     aio = AsyncRedis.for_client(redis_client(settings))
     key = "frozen"
     await aio.run(RedisCall(("SET", key, "before"), lambda r: None))
@@ -119,7 +106,7 @@ async def test_a_frozen_redis_times_out_without_blocking_the_loop_and_a_cancelle
             ticks += 1
 
     ticker = asyncio.create_task(tick())
-    os.kill(freezable_redis.pid, signal.SIGSTOP)
+    os.kill(own_redis.pid, signal.SIGSTOP)
     try:
         with pytest.raises(RedisUnavailable):
             await aio.run(RedisCall(("GET", key), text))
@@ -132,7 +119,7 @@ async def test_a_frozen_redis_times_out_without_blocking_the_loop_and_a_cancelle
         with pytest.raises(asyncio.CancelledError):
             await stuck
     finally:
-        os.kill(freezable_redis.pid, signal.SIGCONT)
+        os.kill(own_redis.pid, signal.SIGCONT)
         ticker.cancel()
     # Not the cancelled SET's "OK": that connection was closed with its reply.
     assert await aio.run(RedisCall(("ECHO", "mine"), text)) == "mine"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,25 +15,13 @@ from jobrelay.web import WebSettings, create_app
 from .conftest import make_dispatcher, serve
 
 
-@pytest.fixture
-def freezable_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own that it freezes (SIGSTOP): it accepts, never answers."""
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        if server.running():
-            os.kill(server.pid, signal.SIGCONT)
-        server.stop()
-
-
 async def test_requests_during_a_redis_blackhole_wait_together_and_the_loop_keeps_running(
-    freezable_redis: RedisServer,
+    own_redis: RedisServer,
     temporal_server: TemporalDevServer,
     prefix: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = QueueSettings(redis_url=freezable_redis.url, prefix=prefix, read_timeout_ms=1000)
+    settings = QueueSettings(redis_url=own_redis.url, prefix=prefix, read_timeout_ms=1000)
     app = create_app(
         dispatcher=make_dispatcher(settings, temporal_server.address),
         settings=WebSettings(run_reconciler=False),
@@ -65,7 +52,7 @@ async def test_requests_during_a_redis_blackhole_wait_together_and_the_loop_keep
 
     async with serve(app) as client:
         assert (await client.get("/health")).json()["redis"] == "up"
-        os.kill(freezable_redis.pid, signal.SIGSTOP)
+        os.kill(own_redis.pid, signal.SIGSTOP)
         prober = asyncio.create_task(probe())
         try:
             responses = await asyncio.gather(
@@ -78,7 +65,7 @@ async def test_requests_during_a_redis_blackhole_wait_together_and_the_loop_keep
                 )
             )
         finally:
-            os.kill(freezable_redis.pid, signal.SIGCONT)
+            os.kill(own_redis.pid, signal.SIGCONT)
             prober.cancel()
     # Every request got its job taken, by Temporal since Redis did not answer...
     assert [r.status_code for r in responses] == [202] * 100
