@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from jobrelay.devservers import TemporalDevServer
+from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
 from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
 from jobrelay.engines.dramatiq.worker import start_worker
+from jobrelay.job_engine import discover_jobs
 from jobrelay.queue import JobStore, QueueSettings, WorkerInfo, WorkerRegistry, redis_client
 from jobrelay.web import WebSettings, create_app
 
@@ -91,3 +95,15 @@ def dramatiq_worker(queue_settings: QueueSettings) -> Iterator[None]:
         yield
     finally:
         worker.stop()
+
+
+SUPPORT = Path(__file__).parent / "support"
+
+
+@pytest.fixture
+def gated_job(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> ModuleType:
+    """``web.gated``: fails until the test sets ``{key}:ok`` in Redis (no retries)."""
+    monkeypatch.setenv("WEB_TEST_REDIS_URL", redis_server.url)
+    monkeypatch.syspath_prepend(str(SUPPORT))
+    discover_jobs(["jobrelay_web_testjobs"])
+    return sys.modules["jobrelay_web_testjobs"]

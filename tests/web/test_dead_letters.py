@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx
-import pytest
 import redis
 from jobrelay.devservers import RedisServer
-from jobrelay.job_engine import discover_jobs
-
-SUPPORT = Path(__file__).parent / "support"
-
-
-@pytest.fixture
-def gated_job(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> ModuleType:
-    monkeypatch.setenv("WEB_TEST_REDIS_URL", redis_server.url)
-    monkeypatch.syspath_prepend(str(SUPPORT))
-    discover_jobs(["jobrelay_web_testjobs"])
-    return sys.modules["jobrelay_web_testjobs"]
 
 
 async def _dead(client: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:

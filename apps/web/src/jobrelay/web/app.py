@@ -14,8 +14,9 @@ from jobrelay.dispatcher import (
 )
 
 from . import problems
-from .routes import dead_letters, jobs, ops, queues
+from .routes import dead_letters, job_list, jobs, ops, queues
 from .settings import WebSettings
+from .ui import router as ui_router
 
 logger = logging.getLogger("jobrelay.web")
 
@@ -74,8 +75,12 @@ def create_app(
 
     app = FastAPI(title="jobrelay", version="0.1.0", lifespan=lifespan)
     problems.install(app)
-    app.include_router(jobs.router)
+    # The error answers each router's routes can give, in the schema: clients
+    # (and tests/web/test_schema_fuzz.py) check them against Problem.
+    app.include_router(jobs.router, responses=problems.responses(401, 404, 409, 413, 503))
+    app.include_router(job_list.router)
     app.include_router(ops.router)
-    app.include_router(queues.router)
-    app.include_router(dead_letters.router)
+    app.include_router(ui_router)
+    app.include_router(queues.router, responses=problems.responses(401, 404, 503))
+    app.include_router(dead_letters.router, responses=problems.responses(401, 404, 409, 503))
     return app

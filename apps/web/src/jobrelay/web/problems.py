@@ -11,20 +11,59 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from jobrelay.dispatcher import (
     DispatchUnavailable,
+    IndexUnavailable,
+    InvalidCursor,
     InvalidDispatch,
     InvalidPayload,
+    InvalidQuery,
     JobNotFound,
+    JobNotRemovable,
     JobNotRetryable,
     PayloadTooLarge,
     StatusUnavailable,
     UnknownJob,
 )
 from jobrelay.job_engine import JobrelayError
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 Loc = Sequence[str | int]
+
+
+class FieldProblem(BaseModel):
+    """One field at fault: where it sits in the request (``["path", "job_id"]``), and why."""
+
+    # Some problems carry more (a retry's 409 has the job's ``state``).
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Every error answer: the fields at fault, or a sentence when no field is (401, 503)."""
+
+    detail: list[FieldProblem] | str
+
+
+_WHY = {
+    401: "Missing or wrong bearer token",
+    404: "Not found: the field names the unknown id or name",
+    409: "Conflict with the resource's state",
+    413: "Payload too large",
+    422: "Invalid request: the fields at fault",
+    503: "No engine (or Redis) can answer now; see Retry-After",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting the error answers ``codes`` as :class:`Problem`."""
+    return {code: {"model": Problem, "description": _WHY[code]} for code in codes}
 
 
 def _detail(loc: Loc, msg: str, type_: str) -> list[dict[str, object]]:
@@ -62,12 +101,26 @@ def problem(exc: JobrelayError, body: Loc = ("body",)) -> tuple[int, dict[str, A
         detail = _detail(["path", "job_id"], str(exc), "not_retryable")
         detail[0]["state"] = exc.state
         return 409, {"type": "not_retryable", "detail": detail}
+    if isinstance(exc, JobNotRemovable):
+        detail = _detail(["path", "job_id"], str(exc), "not_finished")
+        detail[0]["state"] = exc.state
+        return 409, {"type": "not_finished", "detail": detail}
+    if isinstance(exc, InvalidQuery):
+        return 422, {
+            "type": "invalid_query",
+            "detail": _detail(["query", exc.field], exc.message, "invalid"),
+        }
+    if isinstance(exc, InvalidCursor):
+        return 422, {
+            "type": "invalid_query",
+            "detail": _detail(["query", "cursor"], str(exc), "invalid_cursor"),
+        }
     if isinstance(exc, JobNotFound):
         return 404, {
             "type": "not_found",
             "detail": _detail(["path", "job_id"], str(exc), "not_found"),
         }
-    if isinstance(exc, (DispatchUnavailable, StatusUnavailable)):
+    if isinstance(exc, (DispatchUnavailable, StatusUnavailable, IndexUnavailable)):
         return 503, {"type": "unavailable", "detail": str(exc)}
     return 500, {"type": "error", "detail": str(exc)}
 
@@ -83,8 +136,19 @@ async def _answer(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": body["detail"]}, status_code=status, headers=headers)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    # FastAPI answers a JSON body it cannot decode (not UTF-8, say) with a bare
+    # 400 naming nothing; that is a bad field like any other JSON error (422).
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        msg = f"the body is not JSON text: {exc.__cause__}"
+        return JSONResponse({"detail": _detail(["body"], msg, "json_invalid")}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     for error in (
         InvalidPayload,
         InvalidDispatch,
@@ -92,7 +156,11 @@ def install(app: FastAPI) -> None:
         PayloadTooLarge,
         JobNotFound,
         JobNotRetryable,
+        JobNotRemovable,
+        InvalidQuery,
+        InvalidCursor,
         DispatchUnavailable,
         StatusUnavailable,
+        IndexUnavailable,
     ):
         app.add_exception_handler(error, _answer)

@@ -5,18 +5,24 @@ import typing as _typing
 
 from jobrelay.job_engine import InvalidPayload, JobrelayError, ServiceUnavailable, UnknownJob
 
+from .bulk import BulkOutcome
 from .errors import (
     DispatchConfigurationError,
     DispatcherError,
     DispatchProxyError,
     DispatchUnavailable,
     EngineUnavailable,
+    IndexUnavailable,
+    InvalidCursor,
     InvalidDispatch,
+    InvalidQuery,
     JobNotFound,
+    JobNotRemovable,
     JobNotRetryable,
     PayloadTooLarge,
     StatusUnavailable,
 )
+from .listing import MAX_PAGE, JobList, job_filter
 from .live_workers import LiveWorkers
 from .models import BatchResult, DispatchReceipt, JobRequest, JobStatus, Reason
 from .settings import DispatcherSettings
@@ -80,6 +86,11 @@ __all__ = [
     "DispatchReceipt",
     "JobStatus",
     "Reason",
+    # The operator's job list and bulk actions
+    "JobList",
+    "job_filter",
+    "MAX_PAGE",
+    "BulkOutcome",
     # Building a dispatcher
     "Dispatcher",
     "DispatcherSettings",
@@ -100,6 +111,10 @@ __all__ = [
     "InvalidDispatch",
     "JobNotFound",
     "JobNotRetryable",
+    "JobNotRemovable",
+    "InvalidQuery",
+    "InvalidCursor",
+    "IndexUnavailable",
     "DispatchProxyError",
     "EngineUnavailable",
     "DispatchUnavailable",

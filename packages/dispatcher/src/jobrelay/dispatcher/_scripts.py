@@ -10,16 +10,16 @@ claim and the start is repaired by whichever reconciler leases it next.
 
 from __future__ import annotations
 
-from jobrelay.queue import finished_lua, retryable_lua
+from jobrelay.queue import INDEX_LUA, finished_lua, retryable_lua
 
 # KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash, the
-#       queue's wake-up list ('' for none; see DramatiqKeys.wake).
+#       queue's wake-up list ('' for none; see DramatiqKeys.wake), the job index.
 # ARGV: deadline ('' for none), job_id, owner ('' or 'temporal'), message id ('' for none),
 #       message data, the record's fields as one JSON object (dispatch_token among them;
 #       one argument instead of twenty halves the client's cost of packing the command),
 #       the payload JSON (apart, so it is not escaped into the object).
 # Returns {1} when created, else {0, dispatch_token, engine, reason, state, owner}.
-ADMIT = """
+_ADMIT_BODY = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local f = redis.call('HMGET', KEYS[1], 'dispatch_token', 'engine', 'reason', 'state')
   return {0, f[1], f[2], f[3], f[4], redis.call('GET', KEYS[3])}
@@ -35,6 +35,7 @@ end
 fields[#fields + 1] = 'payload'
 fields[#fields + 1] = ARGV[7]
 redis.call('HSET', KEYS[1], unpack(fields))
+jr_index(KEYS[7], KEYS[1], ARGV[2], false, false)
 if ARGV[1] ~= '' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
@@ -46,19 +47,21 @@ if ARGV[4] ~= '' then
 end
 return {1}
 """
+ADMIT = INDEX_LUA + _ADMIT_BODY
 
-# ADMIT for many jobs in one call: KEYS are ADMIT's six per job, ARGV its
+# ADMIT for many jobs in one call: KEYS are ADMIT's seven per job, ARGV its
 # seven per job, in the same order. Returns one ADMIT reply per job. A call
 # runs EVALSHA's setup once, not per job, and the client reads one reply.
 ADMIT_MANY = (
-    "local function admit(KEYS, ARGV)\n"
-    + ADMIT
+    INDEX_LUA
+    + "local function admit(KEYS, ARGV)\n"
+    + _ADMIT_BODY
     + """end
 local out = {}
-for i = 0, #KEYS / 6 - 1 do
-  local k, a = i * 6, i * 7
+for i = 0, #KEYS / 7 - 1 do
+  local k, a = i * 7, i * 7
   out[i + 1] = admit(
-    {KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6]},
+    {KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6], KEYS[k + 7]},
     {ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]})
 end
 return out
@@ -69,13 +72,15 @@ return out
 # its owner claim gone (or taken by ARGV[7] at once), its keys kept again
 # (they were set to expire when it finished), and then as ADMIT's new-record
 # branch: pending and, for Dramatiq, the message and a wake-up token.
-# KEYS: job, owner, steps, pending, dramatiq queue list, messages hash, wake list.
+# KEYS: job, owner, steps, pending, dramatiq queue list, messages hash, wake list,
+#       the job index.
 # ARGV: fresh ('1': drop the step memo too), dispatch token, now, deadline ('' for
 #       none), job_id, engine, owner ('' or 'temporal'), message id ('' for none),
 #       message data, reason.
 # Returns {1} when done, {0, state} when the job is not retryable, {-1} when absent.
 READMIT = (
-    """
+    INDEX_LUA
+    + """
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {-1} end
 if not """
@@ -88,6 +93,7 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'engine', ARGV[6], 'reason', ARGV
   'dispatch_token', ARGV[2], 'updated_at', ARGV[3], 'error', '', 'result', '',
   'finished_at', '', 'wake_at', '', 'cancel_requested', '', 'progress', '0', 'message', '')
 redis.call('HINCRBY', KEYS[1], 'reruns', 1)
+jr_index(KEYS[8], KEYS[1], ARGV[5], st, false)
 if ARGV[7] ~= '' then redis.call('SET', KEYS[2], ARGV[7]) end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5]) end
 if ARGV[8] ~= '' then
@@ -125,16 +131,20 @@ return {owner, won, state}
 """
 )
 
-# KEYS: job, owner, pending. ARGV: job_id, dispatch_token.
+# KEYS: job, owner, pending, the job index. ARGV: job_id, dispatch_token.
 # Undo a dispatch no engine accepted, when no Dramatiq message was sent: the
 # id is free again, so a retry with the same job_id is a fresh dispatch.
-ABANDON = """
+ABANDON = (
+    INDEX_LUA
+    + """
 if redis.call('HGET', KEYS[1], 'dispatch_token') ~= ARGV[2] then return 0 end
+jr_unindex(KEYS[4], KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == 'temporal' then redis.call('DEL', KEYS[2]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
+)
 
 # KEYS: owner, job, pending. ARGV: job_id, dispatch_token ('' for any), deadline, now.
 # Give a won Temporal claim back when the start failed but the Dramatiq message

@@ -16,6 +16,8 @@ from jobrelay.queue import (
     ENGINE_DRAMATIQ,
     ENGINE_TEMPORAL,
     AsyncRedis,
+    JobFilter,
+    JobIndex,
     JobStore,
     QueuePauses,
     RedisHealth,
@@ -26,9 +28,11 @@ from opentelemetry.trace import SpanKind
 from . import metrics
 from .admission import AdmitFailed, NotReplicated, with_one_retry
 from .batch import BatchDispatch
+from .bulk import BulkActions, BulkOutcome
 from .errors import DispatchUnavailable, InvalidDispatch, PayloadTooLarge
 from .inspector import JobInspector
 from .ledger import Admission, Ledger, QueuedMessage
+from .listing import JobList, JobLister
 from .live_workers import LiveWorkers
 from .models import (
     BatchResult,
@@ -96,6 +100,9 @@ class Dispatcher:
         self._messages = messages
         self.batch = BatchDispatch(self)
         self.retries = RetryDispatch(self)
+        self.index = JobIndex(store.client, store.keys)
+        self.lister = JobLister(self.index, health)
+        self.bulk = BulkActions(self)
 
     # -- public API -----------------------------------------------------------
 
@@ -224,6 +231,32 @@ class Dispatcher:
     async def get_status(self, job_id: str) -> JobStatus:
         """See :func:`get_job_status`."""
         return await self.inspector.get_status(job_id)
+
+    async def list_jobs(
+        self, where: JobFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> JobList:
+        """A page of the jobs ``where`` selects (build it with :func:`job_filter`), newest first.
+
+        Raises ``InvalidQuery``, ``InvalidCursor`` and ``IndexUnavailable``.
+        """
+        return await self.lister.page(where or JobFilter(), limit=limit, cursor=cursor)
+
+    async def retry_many(
+        self, where: JobFilter, *, fresh: bool = False, limit: int | None = None
+    ) -> BulkOutcome:
+        """Retry the failed, dead or cancelled jobs ``where`` selects, ``limit`` at most.
+
+        ``limit`` defaults to, and may not exceed, ``JOBRELAY_BULK_LIMIT``.
+        """
+        return await self.bulk.retry(where, fresh=fresh, limit=limit)
+
+    async def cancel_many(self, where: JobFilter, *, limit: int | None = None) -> BulkOutcome:
+        """Cancel the queued, running or sleeping jobs ``where`` selects, ``limit`` at most."""
+        return await self.bulk.cancel(where, limit=limit)
+
+    async def delete_job(self, job_id: str) -> None:
+        """Remove a finished job's record. ``JobNotFound``, ``JobNotRemovable`` if unfinished."""
+        await self.inspector.delete(job_id)
 
     async def cancel(self, job_id: str) -> bool:
         """See :func:`cancel_job`."""

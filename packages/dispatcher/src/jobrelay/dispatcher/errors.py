@@ -4,15 +4,19 @@ JobrelayError                        (jobrelay.job_engine)
 ├── ServiceUnavailable
 │   └── EngineUnavailable            (also a DispatcherError: retry later)
 │       ├── DispatchUnavailable      no engine accepted the job; carries both causes
-│       └── StatusUnavailable        no engine answered a status or cancel request
+│       ├── StatusUnavailable        no engine answered a status or cancel request
+│       └── IndexUnavailable         Redis, which holds the job index, did not answer
 └── DispatcherError
     ├── DispatchConfigurationError   settings that cannot work together
     ├── InvalidDispatch              an argument of the dispatch call itself (delay, confirm, batch)
+    ├── InvalidQuery                 an argument of a job list or a bulk action
     ├── PayloadTooLarge              the encoded payload is over the size cap
     ├── JobNotRetryable              a retry of a job that is queued, running or succeeded
+    ├── JobNotRemovable              a delete of a job that has not finished
     └── DispatchProxyError           the dispatch proxy refused the request
 
-``JobNotFound`` (no engine knows the job id) is ``jobrelay.queue``'s; unknown
+``JobNotFound`` (no engine knows the job id) and ``InvalidCursor`` (a job
+list's cursor no page returned) are ``jobrelay.queue``'s; unknown
 job names and invalid payloads raise ``UnknownJob`` and ``InvalidPayload``
 from ``jobrelay.job_engine``. All three are re-exported here.
 """
@@ -20,7 +24,7 @@ from ``jobrelay.job_engine``. All three are re-exported here.
 from __future__ import annotations
 
 from jobrelay.job_engine import JobrelayError, ServiceUnavailable
-from jobrelay.queue import JobNotFound
+from jobrelay.queue import InvalidCursor, JobNotFound
 
 __all__ = [
     "DispatchConfigurationError",
@@ -28,8 +32,12 @@ __all__ = [
     "DispatchUnavailable",
     "DispatcherError",
     "EngineUnavailable",
+    "IndexUnavailable",
+    "InvalidCursor",
     "InvalidDispatch",
+    "InvalidQuery",
     "JobNotFound",
+    "JobNotRemovable",
     "JobNotRetryable",
     "PayloadTooLarge",
     "StatusUnavailable",
@@ -137,3 +145,30 @@ class StatusUnavailable(EngineUnavailable):
         super().__init__(
             f"cannot tell about job {job_id!r}: Redis: {redis_cause}; Temporal: {temporal_cause}"
         )
+
+
+class IndexUnavailable(EngineUnavailable):
+    """Raised when a job list or bulk action cannot read the job index: Redis did not answer."""
+
+    def __init__(self, cause: BaseException | str) -> None:
+        self.cause = cause
+        self.retry_after_s = 5.0
+        super().__init__(f"the job index (Redis) cannot be read: {cause}")
+
+
+class InvalidQuery(DispatcherError, ValueError):
+    """Raised when an argument of a job list or bulk action cannot be used; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class JobNotRemovable(DispatcherError):
+    """Raised when a delete names a job that has not finished; ``state`` says where it is."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        self.job_id = job_id
+        self.state = state
+        super().__init__(f"job {job_id!r} is {state}: only a finished job can be deleted")

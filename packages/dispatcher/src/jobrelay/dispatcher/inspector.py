@@ -1,4 +1,4 @@
-"""Job status and cancellation, whichever engine holds the job."""
+"""One job's status, cancellation and removal, whichever engine holds the job."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jobrelay.queue import (
 )
 
 from .backfill import BACKFILLED
-from .errors import JobNotFound, StatusUnavailable
+from .errors import JobNotFound, JobNotRemovable, StatusUnavailable
 from .models import JobStatus
 from .status import status_from_description, status_from_record
 from .temporal_link import TemporalLink
@@ -94,6 +94,25 @@ class JobInspector:
         if owner == ENGINE_TEMPORAL:
             await self._try_temporal_cancel(job_id)
         return True
+
+    async def delete(self, job_id: str) -> None:
+        """Remove a finished job's record, keys and index entries.
+
+        A job only Temporal knows has no record here: :class:`JobNotFound`.
+        """
+        if not await self.health.ais_healthy():
+            cause = f"Redis health check failed (breaker {self.health.state.value})"
+            raise StatusUnavailable(job_id, redis_cause=cause, temporal_cause="not asked")
+        try:
+            removed = await asyncio.to_thread(self.store.remove, job_id)
+        except RedisUnavailable as exc:
+            self.health.record_failure()
+            raise StatusUnavailable(job_id, redis_cause=exc, temporal_cause="not asked") from exc
+        if removed is None:
+            raise JobNotFound(job_id)
+        deleted, state = removed
+        if not deleted:
+            raise JobNotRemovable(job_id, state.value)
 
     def _cancel_in_redis(self, job_id: str) -> tuple[str | None, bool]:
         """The owner, and whether the job was cancelled here before any engine took it."""

@@ -115,6 +115,7 @@ class Ledger:
             message.queue_key if message else "",
             message.messages_key if message else "",
             message.wake_key if message else "",
+            self.keys.index,
         ]
         args: list[Arg] = [
             "" if entry.deadline is None else repr(entry.deadline),
@@ -153,6 +154,7 @@ class Ledger:
             message.queue_key if message else "",
             message.messages_key if message else "",
             message.wake_key if message else "",
+            self.keys.index,
         ]
         args: list[Arg] = [
             "1" if fresh else "",
@@ -185,7 +187,7 @@ class Ledger:
 
     def abandon(self, job_id: str, token: str) -> RedisCall[bool]:
         """Remove the record this dispatch created (token match) and its Temporal claim."""
-        keys = [self.keys.job(job_id), self.keys.owner(job_id), self.keys.pending]
+        keys = [self.keys.job(job_id), self.keys.owner(job_id), self.keys.pending, self.keys.index]
         return RedisCall.lua(_ABANDON, keys, [job_id, token], _truthy)
 
     def release(self, job_id: str, token: str, *, deadline: float) -> RedisCall[bool]:

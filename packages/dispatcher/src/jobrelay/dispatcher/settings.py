@@ -65,6 +65,10 @@ class DispatcherSettings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("JOBRELAY_MAX_BATCH_SIZE", "max_batch_size"),
     )
+    # A bulk retry or cancel acts on at most this many jobs per call.
+    bulk_limit: int = Field(
+        1000, ge=1, validation_alias=AliasChoices("JOBRELAY_BULK_LIMIT", "bulk_limit")
+    )
     # An admitted job counts as accepted only once this many replicas hold its
     # write (Redis WAIT), so a failover cannot lose it; 0: no wait. Keep the
     # wait under REDIS_READ_TIMEOUT_MS.

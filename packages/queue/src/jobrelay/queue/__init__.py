@@ -8,6 +8,7 @@ from .connection import check_redis_url, redis_client, unavailable_on_error
 from .constants import ENGINE_DRAMATIQ, ENGINE_TEMPORAL, Keys
 from .errors import (
     ConfigurationError,
+    InvalidCursor,
     InvalidRedisURL,
     JobNotFound,
     JobRecordError,
@@ -18,6 +19,7 @@ from .errors import (
     UnknownQueue,
 )
 from .health import RedisHealth
+from .job_index import INDEX_LUA, JobFilter, JobIndex, JobPage
 from .pauses import PauseState, QueuePauses
 from .queues import QUEUES, QueueSpec, get_queue
 from .records import (
@@ -67,6 +69,11 @@ __all__ = [
     "retryable_lua",
     "dumps",
     "loads",
+    # The job index
+    "JobIndex",
+    "JobFilter",
+    "JobPage",
+    "INDEX_LUA",
     # Workers
     "WorkerRegistry",
     "WorkerInfo",
@@ -76,6 +83,7 @@ __all__ = [
     "QueueError",
     "ConfigurationError",
     "InvalidRedisURL",
+    "InvalidCursor",
     "UnknownQueue",
     "RedisUnavailable",
     "JobRecordError",

@@ -29,8 +29,43 @@ class Keys:
     def steps(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}:steps"
 
+    def job_keys(self, job_id: str) -> list[str]:
+        # Every key a job leaves once it finished (step leases expire on their own).
+        return [self.job(job_id), self.owner(job_id), self.steps(job_id)]
+
     def step_lease(self, job_id: str, step_id: str) -> str:
         return f"{self.prefix}job:{job_id}:lease:{step_id}"
+
+    @property
+    def index(self) -> str:
+        # The job index (see job_index.py): this key is the set of every job;
+        # the per-state, per-queue and per-name sets hang under it, built in Lua.
+        return f"{self.prefix}idx"
+
+    def index_state(self, state: str) -> str:
+        return f"{self.index}:state:{state}"
+
+    def index_queue(self, queue: str) -> str:
+        return f"{self.index}:queue:{queue}"
+
+    def index_queue_state(self, queue: str, state: str) -> str:
+        return f"{self.index}:qs:{queue}:{state}"
+
+    def index_name(self, name: str) -> str:
+        return f"{self.index}:name:{name}"
+
+    def finished_in_minute(self, queue: str, minute: int) -> str:
+        # Jobs of ``queue`` that finished in minute ``minute`` (epoch // 60); expire in 2 h.
+        return f"{self.index}:done:{queue}:{minute}"
+
+    def reasons_in_minute(self, minute: int) -> str:
+        # Dispatch reason -> jobs recorded in minute ``minute``; expires in 2 h.
+        return f"{self.index}:reasons:{minute}"
+
+    @property
+    def outcomes(self) -> str:
+        # "queue|engine|state" -> jobs that finished so, ever (counters for /metrics).
+        return f"{self.index}:outcomes"
 
     @property
     def pending(self) -> str:

@@ -7,8 +7,9 @@ JobrelayError                 (jobrelay.job_engine)
     ├── ConfigurationError
     │   ├── InvalidRedisURL
     │   └── UnknownQueue
-    └── JobRecordError
-        └── JobNotFound       the one JobNotFound (the dispatcher raises it too)
+    ├── JobRecordError
+    │   └── JobNotFound       the one JobNotFound (the dispatcher raises it too)
+    └── InvalidCursor         a job list's cursor that no page returned
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from jobrelay.job_engine.errors import JobrelayError, ServiceUnavailable
 
 __all__ = [
     "ConfigurationError",
+    "InvalidCursor",
     "InvalidRedisURL",
     "JobNotFound",
     "JobRecordError",
@@ -58,3 +60,11 @@ class JobNotFound(JobRecordError, LookupError):
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(f"no job with id {job_id!r}")
+
+
+class InvalidCursor(QueueError, ValueError):
+    """Raised when a job list's ``cursor`` is not one a previous page returned."""
+
+    def __init__(self, cursor: str) -> None:
+        self.cursor = cursor
+        super().__init__(f"not a cursor a job list returned: {cursor[:40]!r}")

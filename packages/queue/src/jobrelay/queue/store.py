@@ -55,6 +55,7 @@ class JobStore:
         self._lease_due = client.register_script(_scripts.LEASE_DUE)
         self._take_step = client.register_script(_scripts.TAKE_STEP)
         self._drop_lease = client.register_script(_scripts.DROP_LEASE)
+        self._remove = client.register_script(_scripts.REMOVE)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: QueueSettings) -> JobStore:
@@ -76,7 +77,8 @@ class JobStore:
             args += [field, value]
         with unavailable_on_error():
             created = self._create(
-                keys=[self.keys.job(record.job_id), self.keys.pending], args=args
+                keys=[self.keys.job(record.job_id), self.keys.pending, self.keys.index],
+                args=args,
             )
         return bool(created)
 
@@ -141,9 +143,22 @@ class JobStore:
             self.keys.owner(job_id),
             self.keys.steps(job_id),
             self.keys.pending,
+            self.keys.index,
         ]
         with unavailable_on_error():
             return bool(self._finish(keys=keys, args=args) == 1)
+
+    def remove(self, job_id: str) -> tuple[bool, JobState] | None:
+        """Delete a finished job's record and keys: ``(deleted, state)``, None with no record.
+
+        A job that has not finished is left as it is (``deleted`` False).
+        """
+        keys = [self.keys.index, *self.keys.job_keys(job_id)]
+        with unavailable_on_error():
+            reply = self._remove(keys=keys, args=[job_id])
+        if int(reply[0]) == -1:
+            return None
+        return int(reply[0]) == 1, JobState(codec.text(reply[1]))
 
     # -- ownership ----------------------------------------------------------
 
@@ -193,7 +208,7 @@ class JobStore:
         self, engine: str, attempts: Sequence[tuple[str, int]]
     ) -> list[ClaimedStart]:
         """:meth:`claim_and_start` for each ``(job_id, attempt)``, all in one round trip."""
-        keys = [self.keys.pending]
+        keys = [self.keys.pending, self.keys.index]
         args = [engine, repr(time.time())]
         for job_id, attempt in attempts:
             keys += [self.keys.owner(job_id), self.keys.job(job_id), self.keys.steps(job_id)]
@@ -307,11 +322,11 @@ class JobStore:
 
     def _run_update(self, job_id: str, fields: dict[str, Any]) -> int:
         fields = {**fields, "updated_at": time.time()}
-        args: list[str] = []
+        args: list[str] = [job_id]
         for field, value in fields.items():
             args += [field, hash_text(value)]
         with unavailable_on_error():
-            return int(self._update(keys=[self.keys.job(job_id)], args=args))
+            return int(self._update(keys=[self.keys.job(job_id), self.keys.index], args=args))
 
 
 def _claimed_start(reply: list[Any]) -> ClaimedStart:

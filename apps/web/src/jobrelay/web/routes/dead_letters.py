@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from jobrelay.dispatcher import DispatchReceipt, JobNotFound, JobNotRetryable, StatusUnavailable
 from jobrelay.engines.dramatiq import DeadLetter
 from jobrelay.queue import QUEUES, RedisUnavailable
 from pydantic import BaseModel
 
 from ..auth import require_token
+from ..params import MessageIdPath, QueuePath, QueueQuery
 
 router = APIRouter(dependencies=[Depends(require_token)])
 
@@ -40,9 +41,7 @@ async def _letters(request: Request, queue: str) -> list[DeadLetter]:
 
 
 @router.get("/dead-letters")
-async def dead_letters(
-    request: Request, queue: Annotated[str, Query(min_length=1)] = "default"
-) -> list[DeadLetter]:
+async def dead_letters(request: Request, queue: QueueQuery = "default") -> list[DeadLetter]:
     """A queue's dead letters, oldest first: job id and name, reason, when."""
     return await _letters(request, _queue(queue, ["query", "queue"]))
 
@@ -64,7 +63,7 @@ async def _retry(request: Request, queue: str, letter: DeadLetter) -> DispatchRe
 
 
 @router.post("/dead-letters/{queue}/retry")
-async def retry_all(queue: str, request: Request) -> RetriedLetters:
+async def retry_all(queue: QueuePath, request: Request) -> RetriedLetters:
     """Retry the job of every dead letter of ``queue``; the letters of retried jobs go.
 
     A letter is left (with why) when its job cannot be retried now: gone,
@@ -83,9 +82,7 @@ async def retry_all(queue: str, request: Request) -> RetriedLetters:
 
 
 @router.post("/dead-letters/{queue}/{redis_id}/retry", status_code=202)
-async def retry_one(
-    queue: str, redis_id: Annotated[str, Path(min_length=1)], request: Request
-) -> DispatchReceipt:
+async def retry_one(queue: QueuePath, redis_id: MessageIdPath, request: Request) -> DispatchReceipt:
     """Retry one dead letter's job (as ``POST /jobs/{id}/retry``); the letter goes."""
     name = _queue(queue, ["path", "queue"])
     for letter in await _letters(request, name):
@@ -95,7 +92,7 @@ async def retry_one(
 
 
 @router.delete("/dead-letters/{queue}/{redis_id}", status_code=204)
-async def purge(queue: str, redis_id: str, request: Request) -> Response:
+async def purge(queue: QueuePath, redis_id: MessageIdPath, request: Request) -> Response:
     """Delete one dead letter for good (an undecodable message, say)."""
     name = _queue(queue, ["path", "queue"])
     dramatiq = request.app.state.dispatcher.dramatiq

@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse
 from jobrelay.queue import QUEUES, RedisUnavailable, WorkerInfo
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from ..params import WorkerIdPath
+from ..problems import responses
 from ..queue_stats import read_queues
 
 router = APIRouter()
@@ -82,8 +84,8 @@ async def workers(request: Request) -> dict[str, list[WorkerInfo]]:
     return out
 
 
-@router.get("/workers/{worker_id}")
-async def worker(worker_id: str, request: Request) -> WorkerInfo:
+@router.get("/workers/{worker_id}", responses=responses(404, 503))
+async def worker(worker_id: WorkerIdPath, request: Request) -> WorkerInfo:
     """One worker's last heartbeat: engine, host, pid, queues, concurrency, counts, times.
 
     404 once it stopped or missed its heartbeat TTL; 503 while Redis does not answer.

@@ -14,10 +14,11 @@ from jobrelay.queue import (
 from pydantic import BaseModel
 
 from ..auth import require_token
+from ..params import QUEUE_NAME_PATTERN
 from ..queue_stats import QueueView, read_queues
 
 router = APIRouter(dependencies=[Depends(require_token)])
-QueueName = Annotated[str, Path(min_length=1, max_length=100)]
+QueueName = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN)]
 
 
 class PauseChange(BaseModel):

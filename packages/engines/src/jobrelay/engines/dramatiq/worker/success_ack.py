@@ -11,22 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from jobrelay.queue import JobStore, finished_lua, unavailable_on_error
+from jobrelay.queue import INDEX_LUA, JobStore, finished_lua, unavailable_on_error
 
 from ..broker import MessageAck
 
-# KEYS: pending, then job, owner, steps, acks, messages of each job. ARGV:
+# KEYS: pending, the job index, then job, owner, steps, acks, messages of each job. ARGV:
 # retention_s, now, then job_id, message_id, result JSON of each job.
 # FINISH as succeeded, plus an ack of the job's Dramatiq message (the layout
 # of dispatch.lua's "ack": SREM from the worker's ack set, HDEL its data)
 # whatever the record's state, so outcome and ack land together or not at
 # all. Per job: -1 no record, 0 already finished, 1 done.
 SUCCEED_ACK = (
-    """
+    INDEX_LUA
+    + """
 local retention, now = ARGV[1], ARGV[2]
 local out = {}
-for i = 0, (#KEYS - 1) / 5 - 1 do
-  local k = 2 + 5 * i
+for i = 0, (#KEYS - 2) / 5 - 1 do
+  local k = 3 + 5 * i
   local job_id, message_id, result = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
   if redis.call('SREM', KEYS[k + 3], message_id) > 0 then
     redis.call('HDEL', KEYS[k + 4], message_id)
@@ -43,6 +44,7 @@ for i = 0, (#KEYS - 1) / 5 - 1 do
       'finished_at', now, 'updated_at', now)
     for j = 0, 2 do redis.call('EXPIRE', KEYS[k + j], retention) end
     redis.call('ZREM', KEYS[1], job_id)
+    jr_index(KEYS[2], KEYS[k], job_id, st, retention)
     out[i + 1] = 1
   end
 end
@@ -66,7 +68,7 @@ class SuccessAck:
         is acked even when the job had finished already; the job's result is
         then left as it was (False in its place).
         """
-        keys = [self._store.keys.pending]
+        keys = [self._store.keys.pending, self._store.keys.index]
         now = repr(time.time())
         args = [str(self._store.retention_s), now]
         for job_id, result_json, ack in outcomes:

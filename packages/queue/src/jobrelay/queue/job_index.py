@@ -1,0 +1,334 @@
+"""The job index: every job's id in sorted sets by state, queue and name, newest first.
+
+Each script that creates a record or changes its state also calls
+:data:`INDEX_LUA`'s ``jr_index`` in the same atomic call, so the index is
+never behind the records, on either engine: a job that reached Temporal while
+Redis was down enters it when its record is backfilled. A change costs a few
+``ZADD``/``ZREM`` (O(log n)); a query reads one set from a cursor and the
+records of the page, never the keyspace.
+
+Scores are the jobs' ``created_at``. Sets are bounded by the retention
+period: a job that finishes trims, from the sets it is in, the entries
+created longer ago than that. A record that expired before its entry was
+trimmed is skipped (and its entry dropped) when a query meets it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import redis
+
+from . import codec
+from .connection import unavailable_on_error
+from .constants import Keys
+from .errors import InvalidCursor
+from .records import FINISHED_STATES, JobRecord, JobState, finished_lua
+
+# The Lua every state-changing script starts with. ``jr_index(idx, job, job_id,
+# old, retention)``: index the job whose hash is ``job`` under its state, queue
+# and name as they are now; ``idx`` is ``Keys.index``, ``old`` its state before
+# the call (false for a new record), ``retention`` the retention in seconds
+# when the call may have finished the job (else false). When the job has just
+# finished it also counts the outcome and trims the sets it is in. A new
+# record counts its dispatch reason, for the share of fallbacks.
+INDEX_LUA = (
+    """
+local function jr_index(idx, job, job_id, old, retention)
+  local f = redis.call('HMGET', job, 'created_at', 'queue', 'name', 'state', 'engine', 'reason')
+  local st = f[4]
+  if not st then return end
+  local score, queue, name = tonumber(f[1]) or 0, f[2] or '', f[3] or ''
+  if old and old ~= st then
+    redis.call('ZREM', idx .. ':state:' .. old, job_id)
+    redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. old, job_id)
+  end
+  if old == st then return end
+  redis.call('ZADD', idx .. ':state:' .. st, score, job_id)
+  redis.call('ZADD', idx .. ':qs:' .. queue .. ':' .. st, score, job_id)
+  redis.call('ZADD', idx, score, job_id)
+  redis.call('ZADD', idx .. ':queue:' .. queue, score, job_id)
+  redis.call('ZADD', idx .. ':name:' .. name, score, job_id)
+  if not old or (retention and """
+    + finished_lua("st")
+    + """) then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1])
+    local minute = math.floor(now / 60)
+    if not old then
+      local k = idx .. ':reasons:' .. minute
+      if redis.call('HINCRBY', k, f[6] or '', 1) == 1 then redis.call('EXPIRE', k, 7200) end
+      return
+    end
+    local k = idx .. ':done:' .. queue .. ':' .. minute
+    if redis.call('INCR', k) == 1 then redis.call('EXPIRE', k, 7200) end
+    redis.call('HINCRBY', idx .. ':outcomes', queue .. '|' .. (f[5] or '') .. '|' .. st, 1)
+    local cutoff = '(' .. (now - tonumber(retention))
+    for _, key in ipairs({idx, idx .. ':state:' .. st, idx .. ':qs:' .. queue .. ':' .. st,
+                          idx .. ':queue:' .. queue, idx .. ':name:' .. name}) do
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+    end
+  end
+end
+
+-- Drop a job from every set it is in (its record is being deleted).
+local function jr_unindex(idx, job, job_id)
+  local f = redis.call('HMGET', job, 'queue', 'name', 'state')
+  local queue, name, st = f[1] or '', f[2] or '', f[3] or ''
+  redis.call('ZREM', idx, job_id)
+  redis.call('ZREM', idx .. ':state:' .. st, job_id)
+  redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. st, job_id)
+  redis.call('ZREM', idx .. ':queue:' .. queue, job_id)
+  redis.call('ZREM', idx .. ':name:' .. name, job_id)
+end
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs a list holds; every field set must match. Times are epoch seconds."""
+
+    state: JobState | None = None
+    queue: str | None = None
+    name: str | None = None
+    engine: str | None = None
+    since: float | None = None
+    """Created at or after."""
+    until: float | None = None
+    """Created at or before."""
+
+    def matches(self, record: JobRecord) -> bool:
+        """Whether ``record`` is one of the jobs this filter lists."""
+        return (
+            (self.state is None or record.state is self.state)
+            and (self.queue is None or record.queue == self.queue)
+            and (self.name is None or record.name == self.name)
+            and (self.engine is None or record.engine == self.engine)
+            and (self.since is None or record.created_at >= self.since)
+            and (self.until is None or record.created_at <= self.until)
+        )
+
+
+class JobPage(NamedTuple):
+    """One page of a job list, newest first, and the cursor of the next (None at the end)."""
+
+    records: list[JobRecord]
+    next_cursor: str | None
+
+
+class _Position(NamedTuple):
+    score: float
+    job_id: str
+
+
+class _Scan:
+    cut = False
+    """Whether the walk stopped at ``max_scan`` with entries left."""
+
+
+class JobIndex:
+    """Reads the job index: pages of jobs by filter, counts by state, recent throughput.
+
+    Blocking (redis-py); call it from a thread on an event loop. Every method
+    raises :class:`RedisUnavailable` when Redis does not answer.
+    """
+
+    def __init__(self, client: redis.Redis, keys: Keys, *, batch: int = 200, max_scan: int = 5000):
+        self.client = client
+        self.keys = keys
+        self.batch = batch
+        self.max_scan = max_scan
+        """A filtered page reads at most this many entries; a sparse match then
+        answers a short page and a cursor to go on from (never an endless scan)."""
+
+    def page(self, where: JobFilter, *, limit: int = 50, cursor: str | None = None) -> JobPage:
+        """The jobs matching ``where``, newest first, ``limit`` at most, after ``cursor``."""
+        after = _decode(cursor) if cursor else None
+        base = self._base_set(where)
+        found: list[JobRecord] = []
+        last: _Position | None = None
+        scan = _Scan()
+        for position, record in self._walk(base, where, after, scan):
+            last = position
+            if record is None or not where.matches(record):
+                continue
+            if len(found) == limit:
+                # One more match exists: the page is full and a next one has something.
+                return JobPage(found, _encode(_position(found[-1])))
+            found.append(record)
+        if last is not None and scan.cut:
+            return JobPage(found, _encode(last))
+        return JobPage(found, None)
+
+    def count_by_state(self, queue: str | None = None) -> dict[str, int]:
+        """How many indexed jobs are in each state, of one queue or of all."""
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=False)
+            for state in JobState:
+                key = (
+                    self.keys.index_state(state)
+                    if queue is None
+                    else self.keys.index_queue_state(queue, state)
+                )
+                pipe.zcard(key)
+            counts = pipe.execute()
+        return {state.value: int(n) for state, n in zip(JobState, counts, strict=True)}
+
+    def oldest_created(self, queue: str, state: JobState) -> float | None:
+        """When the oldest job of ``queue`` now in ``state`` was created; None if there is none."""
+        with unavailable_on_error():
+            first = self.client.zrange(
+                self.keys.index_queue_state(queue, state), 0, 0, withscores=True
+            )
+        return float(first[0][1]) if first else None
+
+    def finished_per_minute(self, queue: str, now_minute: int, minutes: int = 60) -> list[int]:
+        """Jobs of ``queue`` finished in each of the last ``minutes`` minutes, oldest first.
+
+        The last entry is the current, unfinished minute.
+        """
+        keys = [self.keys.finished_in_minute(queue, m) for m in _minutes(now_minute, minutes)]
+        with unavailable_on_error():
+            values = self.client.mget(keys)
+        return [int(v) if v is not None else 0 for v in values]
+
+    def dispatch_reasons(self, now_minute: int, minutes: int = 60) -> dict[str, int]:
+        """Jobs recorded over the last ``minutes`` minutes by the reason of their engine."""
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=False)
+            for minute in _minutes(now_minute, minutes):
+                pipe.hgetall(self.keys.reasons_in_minute(minute))
+            per_minute = pipe.execute()
+        totals: dict[str, int] = {}
+        for counts in per_minute:
+            for reason, n in counts.items():
+                key = codec.text(reason) or "unknown"
+                totals[key] = totals.get(key, 0) + int(n)
+        return totals
+
+    def outcomes(self) -> dict[tuple[str, str, str], int]:
+        """Jobs ever finished, by ``(queue, engine, state)``."""
+        with unavailable_on_error():
+            raw = self.client.hgetall(self.keys.outcomes)
+        out: dict[tuple[str, str, str], int] = {}
+        for field, n in raw.items():
+            parts = codec.text(field).split("|")
+            if len(parts) == 3:
+                out[(parts[0], parts[1], parts[2])] = int(n)
+        return out
+
+    # -- reading a set ---------------------------------------------------------
+
+    def _base_set(self, where: JobFilter) -> str:
+        """The smallest set that holds every job the filter can match."""
+        if where.state is not None and where.queue is not None:
+            return self.keys.index_queue_state(where.queue, where.state)
+        candidates = []
+        if where.state is not None:
+            candidates.append(self.keys.index_state(where.state))
+        if where.queue is not None:
+            candidates.append(self.keys.index_queue(where.queue))
+        if where.name is not None:
+            candidates.append(self.keys.index_name(where.name))
+        if not candidates:
+            return self.keys.index
+        if len(candidates) == 1:
+            return candidates[0]
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=False)
+            for key in candidates:
+                pipe.zcard(key)
+            sizes = pipe.execute()
+        return min(zip(sizes, candidates, strict=True))[1]
+
+    def _walk(
+        self, key: str, where: JobFilter, after: _Position | None, scan: _Scan
+    ) -> Iterator[tuple[_Position, JobRecord | None]]:
+        """Entries of ``key`` newest first from ``after`` within the filter's times, with records.
+
+        A record that no longer exists comes as None, and its entry is dropped.
+        Stops after :attr:`max_scan` entries, noting it in ``scan``.
+        """
+        top: float | str = "+inf" if where.until is None else where.until
+        if after is not None:
+            top = after.score if where.until is None else min(after.score, where.until)
+        bottom: float | str = "-inf" if where.since is None else where.since
+        offset = scanned = 0
+        while True:
+            with unavailable_on_error():
+                entries: list[tuple[bytes, float]] = self.client.zrevrangebyscore(  # type: ignore[assignment]
+                    key, top, bottom, start=offset, num=self.batch, withscores=True
+                )
+            if not entries:
+                return
+            offset += len(entries)
+            positions = [_Position(float(s), codec.text(m)) for m, s in entries]
+            if after is not None:
+                # Ties on the score sort by id, descending: skip up to the cursor's.
+                positions = [
+                    p for p in positions if p.score < after.score or p.job_id < after.job_id
+                ]
+            records = self._records([p.job_id for p in positions])
+            stale = [p.job_id for p, r in zip(positions, records, strict=True) if r is None]
+            if stale:
+                self._drop(stale)
+            yield from zip(positions, records, strict=True)
+            scanned += len(entries)
+            if len(entries) < self.batch:
+                return
+            if scanned >= self.max_scan:
+                scan.cut = True
+                return
+
+    def _records(self, job_ids: list[str]) -> list[JobRecord | None]:
+        if not job_ids:
+            return []
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hgetall(self.keys.job(job_id))
+            raws: list[dict[Any, Any]] = pipe.execute()
+        return [
+            JobRecord.from_hash({codec.text(k): codec.text(v) for k, v in raw.items()})
+            if raw
+            else None
+            for raw in raws
+        ]
+
+    def _drop(self, job_ids: list[str]) -> None:
+        # Expired records: their queue and name are gone with them, so only the
+        # sets a query can start from by id alone are cleaned here; the rest are
+        # trimmed by age as jobs finish.
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrem(self.keys.index, *job_ids)
+            for state in FINISHED_STATES:
+                pipe.zrem(self.keys.index_state(state), *job_ids)
+            pipe.execute()
+
+
+def _minutes(now_minute: int, minutes: int) -> range:
+    return range(now_minute - minutes + 1, now_minute + 1)
+
+
+def _position(record: JobRecord) -> _Position:
+    return _Position(record.created_at, record.job_id)
+
+
+def _encode(position: _Position) -> str:
+    raw = f"{position.score!r}|{position.job_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> _Position:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        score, job_id = raw.split("|", 1)
+        return _Position(float(score), job_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursor(cursor) from exc
