@@ -1,0 +1,117 @@
+// Small inline-SVG charts: a queue's last hour, a job's attempts over time.
+
+import { clock, duration, s, toDate } from "./dom.js";
+
+const W = 600;
+const H = 170;
+const PAD = { left: 36, right: 36, top: 22, bottom: 22 };
+
+function niceMax(value) {
+  if (value <= 4) return 4;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) {
+    if (value <= step * power) return step * power;
+  }
+  return value;
+}
+
+// One queue over the last hour: finished per minute as bars (right scale),
+// the depth as a line over a shaded area (left scale). ``points`` are
+// [{at, finished, depth}], oldest first, one a minute.
+export function queueChart(points, label) {
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const n = Math.max(points.length, 1);
+  const slot = plotW / n;
+  const depthMax = niceMax(Math.max(0, ...points.map((p) => p.depth || 0)));
+  const doneMax = niceMax(Math.max(0, ...points.map((p) => p.finished || 0)));
+  const y = (value, max) => PAD.top + plotH - (plotH * value) / max;
+  const x = (i) => PAD.left + slot * (i + 0.5);
+
+  const svg = s("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    class: "chart",
+    role: "img",
+    "aria-label": `${label}: queue depth and jobs finished per minute over the last hour`,
+  });
+  // Grid and the two scales.
+  for (const frac of [0, 0.5, 1]) {
+    const gy = PAD.top + plotH * (1 - frac);
+    svg.append(
+      s("line", { x1: PAD.left, x2: W - PAD.right, y1: gy, y2: gy, class: "grid" }),
+      s("text", { x: PAD.left - 6, y: gy + 4, class: "axis depth", "text-anchor": "end" }, String(Math.round(depthMax * frac))),
+      s("text", { x: W - PAD.right + 6, y: gy + 4, class: "axis done", "text-anchor": "start" }, String(Math.round(doneMax * frac))),
+    );
+  }
+  for (const [i, text] of [[0, "−60 min"], [0.25, "−45"], [0.5, "−30"], [0.75, "−15"], [1, "now"]]) {
+    svg.append(
+      s("text", { x: PAD.left + plotW * i, y: H - 6, class: "axis", "text-anchor": i === 0 ? "start" : i === 1 ? "end" : "middle" }, text),
+    );
+  }
+  // Finished per minute.
+  points.forEach((p, i) => {
+    const top = y(p.finished || 0, doneMax);
+    if (p.finished) {
+      svg.append(s("rect", { x: x(i) - slot * 0.35, y: top, width: slot * 0.7, height: PAD.top + plotH - top, class: "bar done" }));
+    }
+  });
+  // Depth.
+  if (points.length) {
+    const line = points.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p.depth || 0, depthMax).toFixed(1)}`).join("");
+    const base = PAD.top + plotH;
+    svg.append(
+      s("path", { d: `${line}L${x(points.length - 1).toFixed(1)},${base}L${x(0).toFixed(1)},${base}Z`, class: "area depth" }),
+      s("path", { d: line, class: "line depth" }),
+    );
+  }
+  // A hover target per minute with its numbers.
+  points.forEach((p, i) => {
+    svg.append(
+      s("rect", { x: x(i) - slot / 2, y: PAD.top, width: slot, height: plotH, class: "hover" },
+        s("title", {}, `${clock(p.at)}: depth ${p.depth}, finished ${p.finished}`)),
+    );
+  });
+  // Legend.
+  svg.append(
+    s("rect", { x: PAD.left, y: 6, width: 10, height: 10, class: "legend depth" }),
+    s("text", { x: PAD.left + 14, y: 15, class: "axis" }, "depth (left)"),
+    s("rect", { x: PAD.left + 110, y: 6, width: 10, height: 10, class: "legend done" }),
+    s("text", { x: PAD.left + 124, y: 15, class: "axis" }, "finished / min (right)"),
+  );
+  return svg;
+}
+
+// A job's attempts on one time axis: a row per attempt, coloured by outcome.
+export function attemptTimeline(history) {
+  const spans = history
+    .map((a) => ({ a, start: toDate(a.started_at), end: toDate(a.ended_at) }))
+    .filter((r) => r.start);
+  if (!spans.length) return null;
+  const now = new Date();
+  const t0 = Math.min(...spans.map((r) => r.start.getTime()));
+  const t1 = Math.max(...spans.map((r) => (r.end || now).getTime()), t0 + 1000);
+  const rowH = 26;
+  const left = 150;
+  const right = 20;
+  const height = spans.length * rowH + 30;
+  const plotW = W - left - right;
+  const x = (t) => left + (plotW * (t - t0)) / (t1 - t0);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${height}`, class: "chart timeline", role: "img", "aria-label": "attempts over time" });
+  spans.forEach(({ a, start, end }, i) => {
+    const top = 6 + i * rowH;
+    const x0 = x(start.getTime());
+    const x1 = Math.max(x((end || now).getTime()), x0 + 3);
+    const outcome = a.outcome || (end ? "unknown" : "running");
+    svg.append(
+      s("text", { x: 6, y: top + 15, class: "axis" }, `#${a.attempt} ${a.engine || ""}`),
+      s("rect", { x: x0, y: top + 3, width: x1 - x0, height: rowH - 8, rx: 3, class: `span ${outcome}` },
+        s("title", {}, `attempt ${a.attempt} on ${a.engine || "?"} ${a.worker ? `(${a.worker})` : ""}: ${outcome}, ${clock(a.started_at)} → ${end ? clock(a.ended_at) : "now"}`)),
+    );
+  });
+  const axisY = height - 8;
+  svg.append(
+    s("text", { x: left, y: axisY, class: "axis", "text-anchor": "start" }, clock(t0)),
+    s("text", { x: W - right, y: axisY, class: "axis", "text-anchor": "end" }, `+${duration((t1 - t0) / 1000)}`),
+  );
+  return svg;
+}
