@@ -13,7 +13,7 @@ from jobrelay.dispatcher import (
     build_dispatcher,
 )
 
-from . import problems
+from . import problems, queue_stats
 from .routes import dead_letters, job_list, jobs, ops, queues
 from .settings import WebSettings
 from .ui import router as ui_router
@@ -65,12 +65,19 @@ def create_app(
             loop_task = asyncio.create_task(
                 reconciler.run_forever(stop, interval_s=web.reconcile_interval_s)
             )
+        sampler = None
+        if web.stats_interval_s > 0:
+            sampler = asyncio.create_task(
+                queue_stats.sample_forever(built, stop, web.stats_interval_s)
+            )
         try:
             yield
         finally:
             stop.set()
             if loop_task is not None:
                 await loop_task
+            if sampler is not None:
+                await sampler
             await built.aclose()
 
     app = FastAPI(title="jobrelay", version="0.1.0", lifespan=lifespan)

@@ -29,6 +29,13 @@ class WebSettings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("JOBRELAY_RECONCILE_INTERVAL_S", "reconcile_interval_s"),
     )
+    # How often the app samples each queue's depth for the dashboard's chart; 0: never
+    # (reads of GET /queues and /metrics still sample).
+    stats_interval_s: float = Field(
+        30.0,
+        ge=0,
+        validation_alias=AliasChoices("JOBRELAY_STATS_INTERVAL_S", "stats_interval_s"),
+    )
 
 
 class CliSettings(BaseSettings):

@@ -31,10 +31,24 @@ class Keys:
 
     def job_keys(self, job_id: str) -> list[str]:
         # Every key a job leaves once it finished (step leases expire on their own).
-        return [self.job(job_id), self.owner(job_id), self.steps(job_id)]
+        return [
+            self.job(job_id),
+            self.owner(job_id),
+            self.steps(job_id),
+            self.attempts(job_id),
+            self.step_info(job_id),
+        ]
 
     def step_lease(self, job_id: str, step_id: str) -> str:
         return f"{self.prefix}job:{job_id}:lease:{step_id}"
+
+    def attempts(self, job_id: str) -> str:
+        # The job's attempt log: a capped list of JSON entries (queue/history.py).
+        return f"{self.prefix}job:{job_id}:attempts"
+
+    def step_info(self, job_id: str) -> str:
+        # Step id -> JSON of its state, attempts and times (queue/history.py).
+        return f"{self.prefix}job:{job_id}:stepinfo"
 
     @property
     def index(self) -> str:
@@ -57,6 +71,10 @@ class Keys:
     def finished_in_minute(self, queue: str, minute: int) -> str:
         # Jobs of ``queue`` that finished in minute ``minute`` (epoch // 60); expire in 2 h.
         return f"{self.index}:done:{queue}:{minute}"
+
+    def depth_in_minute(self, queue: str, minute: int) -> str:
+        # Jobs of ``queue`` waiting when it was last read in minute ``minute``; expires in 2 h.
+        return f"{self.index}:depth:{queue}:{minute}"
 
     def reasons_in_minute(self, minute: int) -> str:
         # Dispatch reason -> jobs recorded in minute ``minute``; expires in 2 h.

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from jobrelay.queue import QUEUES, RedisUnavailable, WorkerInfo
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .. import overview
+from ..auth import require_token
+from ..overview import EngineStates, Summary, engine_states
 from ..params import WorkerIdPath
 from ..problems import responses
-from ..queue_stats import read_queues
+from ..scrape import redis_metrics
 
 router = APIRouter()
 
@@ -34,7 +38,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"model": EngineStates}})
 async def readyz(request: Request) -> JSONResponse:
     """200 while at least one engine can take a job now, else 503; each engine's state.
 
@@ -42,33 +46,19 @@ async def readyz(request: Request) -> JSONResponse:
     closed) and some queue has a live worker; Temporal can while its server
     answers its health check.
     """
-    dispatcher = request.app.state.dispatcher
-    redis_ok = await dispatcher.health.ais_healthy()
-    live: dict[str, int] = {}
-    if redis_ok:
-        registry = dispatcher.workers.registry
-        try:
-            for queue in QUEUES:
-                live[queue] = await asyncio.to_thread(registry.live_count, queue)
-        except RedisUnavailable:
-            redis_ok = False
-    dramatiq_ok = bool(dispatcher.settings.use_dramatiq and redis_ok and any(live.values()))
+    states = await engine_states(request.app.state.dispatcher)
+    ready = states.status == "ready"
+    return JSONResponse(states.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/summary", dependencies=[Depends(require_token)], responses=responses(401, 503))
+async def summary(request: Request) -> Summary:
+    """Engines and breaker, live workers per engine, jobs by state, the last hour's dispatch
+    reasons and the share that went to Temporal, and every queue."""
     try:
-        temporal_ok = await (await dispatcher.temporal.get()).healthy()
-    except Exception:
-        temporal_ok = False  # not connected, and could not connect now
-    body = {
-        "status": "ready" if dramatiq_ok or temporal_ok else "unavailable",
-        "dramatiq": {
-            "ready": dramatiq_ok,
-            "use_dramatiq": dispatcher.settings.use_dramatiq,
-            "redis": "up" if redis_ok else "down",
-            "breaker": dispatcher.health.state.value,
-            "live_workers": live,
-        },
-        "temporal": {"ready": temporal_ok},
-    }
-    return JSONResponse(body, status_code=200 if dramatiq_ok or temporal_ok else 503)
+        return await overview.summary(request.app.state.dispatcher)
+    except RedisUnavailable as exc:
+        raise HTTPException(503, detail=str(exc)) from exc
 
 
 @router.get("/workers")
@@ -103,36 +93,10 @@ async def worker(worker_id: WorkerIdPath, request: Request) -> WorkerInfo:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics: this process's dispatches, and each queue's depth, dead letters,
-    live workers and pause, read from Redis at the scrape (left out while it is down)."""
+    """Prometheus metrics: this process's dispatches, and what Redis holds (queues' depth,
+    jobs by state, outcomes per queue and engine, dead letters, live workers, pauses),
+    read at the scrape and left out while Redis is down."""
     body = await asyncio.to_thread(generate_latest)
-    try:
-        views = await asyncio.to_thread(read_queues, request.app.state.dispatcher, list(QUEUES))
-    except RedisUnavailable:
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
-    registry = CollectorRegistry()
-    messages = Gauge(
-        "jobrelay_queue_messages",
-        "Dramatiq messages of a queue by kind (ready, delayed, dead).",
-        ["queue", "kind"],
-        registry=registry,
-    )
-    workers = Gauge(
-        "jobrelay_queue_live_workers",
-        "Workers of a queue that beat within the heartbeat TTL, by engine.",
-        ["queue", "engine"],
-        registry=registry,
-    )
-    paused = Gauge(
-        "jobrelay_queue_paused",
-        "1 while an operator paused the queue.",
-        ["queue"],
-        registry=registry,
-    )
-    for view in views:
-        for kind in ("ready", "delayed", "dead"):
-            messages.labels(view.name, kind).set(getattr(view, kind))
-        for engine, count in view.live_workers.items():
-            workers.labels(view.name, engine).set(count)
-        paused.labels(view.name).set(1 if view.paused else 0)
-    return Response(body + generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    with contextlib.suppress(RedisUnavailable):
+        body += await asyncio.to_thread(redis_metrics, request.app.state.dispatcher)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from jobrelay.queue import (
     QUEUES,
     QueuePauses,
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ..auth import require_token
 from ..params import QUEUE_NAME_PATTERN
-from ..queue_stats import QueueView, read_queues
+from ..queue_stats import HistoryPoint, QueueView, read_history, read_queues
 
 router = APIRouter(dependencies=[Depends(require_token)])
 QueueName = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN)]
@@ -45,7 +45,8 @@ async def _read(request: Request, names: list[str]) -> list[QueueView]:
 
 @router.get("/queues")
 async def queues(request: Request) -> list[QueueView]:
-    """Every declared queue: ready, delayed and dead messages, live workers, pause."""
+    """Every declared queue: messages by kind, jobs by state, the oldest waiting job's
+    age, jobs finished per minute (1, 5, 15), live workers per engine, pause."""
     return await _read(request, list(QUEUES))
 
 
@@ -53,6 +54,21 @@ async def queues(request: Request) -> list[QueueView]:
 async def queue(name: QueueName, request: Request) -> QueueView:
     """One queue; 404 naming it when it is not declared."""
     return (await _read(request, [_known(name)]))[0]
+
+
+@router.get("/queues/{name}/history")
+async def history(
+    name: QueueName,
+    request: Request,
+    minutes: Annotated[int, Query(ge=1, le=120)] = 60,
+) -> list[HistoryPoint]:
+    """The queue minute by minute, oldest first: jobs finished, and depth where sampled."""
+    try:
+        return await asyncio.to_thread(
+            read_history, request.app.state.dispatcher, _known(name), minutes
+        )
+    except RedisUnavailable as exc:
+        raise HTTPException(503, detail=str(exc)) from exc
 
 
 async def _change(request: Request, name: str, pause: bool) -> PauseChange:
