@@ -40,6 +40,7 @@ REQUIRED = {
         "TemporalUnavailable",
     },
     "jobrelay.engines.temporal.worker": {"make_worker", "JobWorkflow", "JobActivities"},
+    "jobrelay.web.ui": {"router"},
 }
 
 

@@ -2,17 +2,19 @@
 
 import { clock, duration, s, toDate } from "./dom.js";
 
-const W = 600;
-const H = 170;
-const PAD = { left: 36, right: 36, top: 22, bottom: 22 };
+// Drawn in these units and scaled to the panel: about a pixel each in a queue's card.
+const W = 460;
+const H = 150;
+const PAD = { left: 30, right: 30, top: 22, bottom: 20 };
 
+// A round top for a scale whose middle line is a whole number too.
 function niceMax(value) {
   if (value <= 4) return 4;
   const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
+  for (const step of [1, 2, 4, 6, 8, 10]) {
     if (value <= step * power) return step * power;
   }
-  return value;
+  return 10 * power;
 }
 
 // One queue over the last hour: finished per minute as bars (right scale),
@@ -55,31 +57,45 @@ export function queueChart(points, label) {
       svg.append(s("rect", { x: x(i) - slot * 0.35, y: top, width: slot * 0.7, height: PAD.top + plotH - top, class: "bar done" }));
     }
   });
-  // Depth.
-  if (points.length) {
-    const line = points.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p.depth || 0, depthMax).toFixed(1)}`).join("");
-    const base = PAD.top + plotH;
+  // Depth: a minute nobody sampled (null) breaks the line instead of reading as 0.
+  const base = PAD.top + plotH;
+  let run = [];
+  const runs = [];
+  points.forEach((p, i) => {
+    if (p.depth === null || p.depth === undefined) {
+      if (run.length) runs.push(run);
+      run = [];
+    } else run.push([x(i), y(p.depth, depthMax)]);
+  });
+  if (run.length) runs.push(run);
+  for (const r of runs) {
+    const line = r.map(([px, py], i) => `${i ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`).join("");
+    const first = r[0][0].toFixed(1);
+    const last = r[r.length - 1][0].toFixed(1);
     svg.append(
-      s("path", { d: `${line}L${x(points.length - 1).toFixed(1)},${base}L${x(0).toFixed(1)},${base}Z`, class: "area depth" }),
-      s("path", { d: line, class: "line depth" }),
+      s("path", { d: `${line}L${last},${base}L${first},${base}Z`, class: "area depth" }),
+      // A lone sample is a dot, not an invisible zero-length line.
+      r.length === 1 ? s("circle", { cx: r[0][0], cy: r[0][1], r: 2.5, class: "dot depth" }) : s("path", { d: line, class: "line depth" }),
     );
   }
   // A hover target per minute with its numbers.
   points.forEach((p, i) => {
     svg.append(
       s("rect", { x: x(i) - slot / 2, y: PAD.top, width: slot, height: plotH, class: "hover" },
-        s("title", {}, `${clock(p.at)}: depth ${p.depth}, finished ${p.finished}`)),
+        s("title", {}, `${clock(p.at)}: depth ${p.depth ?? "not sampled"}, finished ${p.finished}`)),
     );
   });
   // Legend.
   svg.append(
     s("rect", { x: PAD.left, y: 6, width: 10, height: 10, class: "legend depth" }),
     s("text", { x: PAD.left + 14, y: 15, class: "axis" }, "depth (left)"),
-    s("rect", { x: PAD.left + 110, y: 6, width: 10, height: 10, class: "legend done" }),
-    s("text", { x: PAD.left + 124, y: 15, class: "axis" }, "finished / min (right)"),
+    s("rect", { x: PAD.left + 100, y: 6, width: 10, height: 10, class: "legend done" }),
+    s("text", { x: PAD.left + 114, y: 15, class: "axis" }, "finished / min (right)"),
   );
   return svg;
 }
+
+const TW = 900;
 
 // A job's attempts on one time axis: a row per attempt, coloured by outcome.
 export function attemptTimeline(history) {
@@ -94,9 +110,9 @@ export function attemptTimeline(history) {
   const left = 150;
   const right = 20;
   const height = spans.length * rowH + 30;
-  const plotW = W - left - right;
+  const plotW = TW - left - right;
   const x = (t) => left + (plotW * (t - t0)) / (t1 - t0);
-  const svg = s("svg", { viewBox: `0 0 ${W} ${height}`, class: "chart timeline", role: "img", "aria-label": "attempts over time" });
+  const svg = s("svg", { viewBox: `0 0 ${TW} ${height}`, class: "chart timeline", role: "img", "aria-label": "attempts over time" });
   spans.forEach(({ a, start, end }, i) => {
     const top = 6 + i * rowH;
     const x0 = x(start.getTime());
@@ -111,7 +127,7 @@ export function attemptTimeline(history) {
   const axisY = height - 8;
   svg.append(
     s("text", { x: left, y: axisY, class: "axis", "text-anchor": "start" }, clock(t0)),
-    s("text", { x: W - right, y: axisY, class: "axis", "text-anchor": "end" }, `+${duration((t1 - t0) / 1000)}`),
+    s("text", { x: TW - right, y: axisY, class: "axis", "text-anchor": "end" }, `+${duration((t1 - t0) / 1000)}`),
   );
   return svg;
 }

@@ -28,7 +28,7 @@ function letterRow(queue, letter, refresh) {
     h("td", {}, letter.job_id ? h("a", { href: `#/job/${encodeURIComponent(letter.job_id)}` }, h("code", {}, letter.job_id)) : badge("undecodable", "warn")),
     h("td", {}, letter.job_name || h("code", {}, letter.actor_name || "—")),
     h("td", { class: "error-cell", title: letter.reason }, letter.reason),
-    h("td", { class: "actions" },
+    h("td", { class: "row-actions" },
       letter.job_id
         ? h("button", { "data-action": "retry", onclick: retry }, "Retry")
         : h("button", { class: "danger", "data-action": "purge", onclick: purge }, "Purge"),

@@ -109,6 +109,11 @@ export async function renderJobs(visit, params) {
   let problem = null;
   try {
     page = await optional("jobs", { query: { ...filters, cursor } });
+    // The index is read a bounded stretch per request: a rare filter can answer
+    // an empty page that still has a next one. Look a few stretches further.
+    for (let hop = 0; page && !page.items.length && page.next_cursor && hop < 10; hop += 1) {
+      page = await api("jobs", { query: { ...filters, cursor: page.next_cursor } });
+    }
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     problem = error.message;

@@ -111,6 +111,7 @@ function queuePanel(queue, history, refresh) {
   const live = queue.live_workers || {};
   const perMinute = queue.finished_per_minute;
   const stats = [
+    ["queued", queue.queued],
     ["ready", queue.ready],
     ["delayed", queue.delayed],
     ["running", queue.running],
@@ -132,7 +133,7 @@ function queuePanel(queue, history, refresh) {
           ? h("a", { class: "stat", href: `#/dead?queue=${encodeURIComponent(queue.name)}` }, h("b", {}, number(value)), label)
           : h("div", { class: "stat" }, h("b", {}, number(value)), label),
       ),
-      h("div", { class: "stat" }, h("b", {}, `${number(live.dramatiq || 0)} / ${number(live.temporal || 0)}`), "workers D / T"),
+      h("div", { class: "stat", title: "live workers: Dramatiq / Temporal" }, h("b", {}, `${number(live.dramatiq || 0)} / ${number(live.temporal || 0)}`), "workers D / T"),
       queue.oldest_waiting_s !== undefined
         ? h("div", { class: "stat" }, h("b", {}, queue.oldest_waiting_s === null ? "—" : duration(queue.oldest_waiting_s)), "oldest waiting")
         : null,
@@ -172,12 +173,21 @@ function workerTable(workers) {
 
 export async function renderOverview(visit) {
   const refresh = async () => {
-    const [ready, summary, queues, byQueue] = await Promise.all([
-      api("readyz", { accept: [503] }),
-      optional("summary"),
-      api("queues"),
-      api("workers"),
+    // /summary has it all in one answer; without it (an older server, or Redis
+    // down: 503) the engines come from /readyz, which answers whatever happens.
+    const [summary, byQueue] = await Promise.all([
+      optional("summary").catch(() => null),
+      api("workers").catch(() => ({})),
     ]);
+    const ready = summary ? summary.engines : await api("readyz", { accept: [503] });
+    let queues = summary ? summary.queues : null;
+    let queuesError = null;
+    if (!queues) {
+      queues = await api("queues").catch((error) => {
+        queuesError = error.message;
+        return [];
+      });
+    }
     const histories = await Promise.all(
       queues.map((q) => optional(`queues/${encodeURIComponent(q.name)}/history`).catch(() => null)),
     );
@@ -188,6 +198,7 @@ export async function renderOverview(visit) {
         h("span", { class: "muted small" }, `updated ${new Date().toLocaleTimeString()} · every 5 s`)),
       h("div", { class: "cards" }, engineCards(ready, perEngine), fallbackCard(summary), statesCard(summary)),
       h("h2", {}, "Queues"),
+      queuesError ? h("p", { class: "notice error" }, `Queues unavailable: ${queuesError}`) : null,
       h("div", { class: "queues" }, queues.map((q, i) => queuePanel(q, histories[i], refresh))),
       h("h2", {}, "Workers"),
       workerTable(workers),

@@ -1,0 +1,388 @@
+"""The dashboard at /ui in headless Chromium, against the real app and a real Dramatiq worker.
+
+Debian's chromium (``.ci/run`` installs it) driven by playwright; no browser is
+downloaded. Each test saves a screenshot of every page it visits under its
+``tmp_path`` and in ``test-output/screenshots/`` (ignored by git) for a human.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import redis
+import uvicorn
+from jobrelay.devservers import RedisServer, TemporalDevServer
+from jobrelay.engines.dramatiq import make_broker
+from jobrelay.job_engine import discover_jobs
+from jobrelay.queue import QueueSettings, WorkerRegistry, redis_client
+from jobrelay.web import WebSettings, create_app
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Response,
+    async_playwright,
+    expect,
+)
+
+from .conftest import make_dispatcher
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SUPPORT = Path(__file__).parent / "support"
+WORKER_BIN = str(Path(sys.executable).parent / "jobrelay-worker")
+TOKEN = "dashboard-s3cret"
+# Waits that only catch something that never happens (a loaded machine is slow).
+WAIT_MS = 30_000
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium (Debian's chromium package; .ci/run installs it as root)",
+    ),
+    pytest.mark.timeout(300),
+]
+
+
+@pytest.fixture
+def gated_job(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> ModuleType:
+    monkeypatch.setenv("WEB_TEST_REDIS_URL", redis_server.url)
+    monkeypatch.syspath_prepend(str(SUPPORT))
+    discover_jobs(["jobrelay_web_testjobs"])
+    return sys.modules["jobrelay_web_testjobs"]
+
+
+@pytest.fixture
+def worker(
+    queue_settings: QueueSettings,
+    redis_server: RedisServer,
+    temporal_server: TemporalDevServer,
+    tmp_path: Path,
+) -> Iterator[None]:
+    """``jobrelay-worker run -q default`` as a subprocess, heartbeating; stopped at the end."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKER_", "PYTEST_"))}
+    env.update(
+        REDIS_URL=queue_settings.redis_url,
+        JOBRELAY_PREFIX=queue_settings.prefix,
+        JOBRELAY_JOB_MODULES="jobrelay_web_testjobs",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")])),
+        WEB_TEST_REDIS_URL=redis_server.url,
+        TEMPORAL_ADDRESS=temporal_server.address,
+        WORKER_HEARTBEAT_INTERVAL_S="0.5",
+        WORKER_HOST_RECONCILER="false",
+        WORKER_STATUS_DIR=str(tmp_path / "status"),
+        WORKER_CONCURRENCY="default=2",
+        PYTHONUNBUFFERED="1",
+    )
+    with open(tmp_path / "worker.log", "wb") as log:
+        proc = subprocess.Popen(
+            [WORKER_BIN, "run", "-q", "default"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        registry = WorkerRegistry.from_settings(redis_client(queue_settings), queue_settings)
+        deadline = time.monotonic() + 60
+        while not registry.live_workers("default"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the worker never beat:\n" + (tmp_path / "worker.log").read_text())
+            time.sleep(0.1)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture
+async def base_url(
+    queue_settings: QueueSettings, temporal_server: TemporalDevServer, gated_job: ModuleType
+) -> AsyncIterator[str]:
+    """The app behind a real HTTP server (uvicorn on a free port), wanting ``TOKEN``."""
+    app = create_app(
+        dispatcher=make_dispatcher(queue_settings, temporal_server.address, api_token=TOKEN),
+        settings=WebSettings(run_reconciler=False),
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # the startup error
+                pytest.fail("uvicorn stopped before it started")
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+async def api(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@dataclass
+class Tab:
+    """A browser page, with what it asked for and every error it logged."""
+
+    page: Page
+    base_url: str
+    shots: Path
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # "<status> <path>" of answers >= 400
+
+    async def shot(self, name: str) -> None:
+        path = self.shots / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        # A copy where a human finds it after the run (ignored by git).
+        keep = ROOT / "test-output" / "screenshots"
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, keep / path.name)
+
+    async def sign_in(self) -> None:
+        await self.page.goto(f"{self.base_url}/ui")
+        await self.page.fill("#token", TOKEN)
+        await self.page.click("button[type=submit]")
+        await expect(self.page.locator("main#view h2").first).to_have_text(
+            "Overview", timeout=WAIT_MS
+        )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def tab(browser: Browser, base_url: str, tmp_path: Path) -> AsyncIterator[Tab]:
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    found = Tab(page, base_url, shots)
+    page.on("request", lambda request: found.requests.append(request.url))
+    page.on("pageerror", lambda error: found.errors.append(f"page error: {error}"))
+    page.on("console", lambda message: _console(found, message))
+    page.on("response", lambda answer: _refused(found, answer))
+    try:
+        yield found
+    finally:
+        await context.close()
+
+
+def _console(tab: Tab, message: ConsoleMessage) -> None:
+    # Chromium logs every answer >= 400 as an error too: those are in ``refused``.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        tab.errors.append(f"console: {message.text}")
+
+
+def _refused(tab: Tab, answer: Response) -> None:
+    if answer.status >= 400:
+        tab.refused.append(f"{answer.status} {urlsplit(answer.url).path}")
+
+
+async def _dispatch(api: httpx.AsyncClient, job_id: str, key: str) -> None:
+    answer = await api.post(
+        "/jobs", json={"name": "web.gated", "payload": {"key": key}, "job_id": job_id}
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["engine"] == "dramatiq", answer.json()
+
+
+async def _state(api: httpx.AsyncClient, job_id: str, *want: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = (await api.get(f"/jobs/{job_id}")).json()
+        if job.get("state") in want:
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{job_id} is {job.get('state')}, never {want}")
+
+
+async def test_the_token_guards_the_dashboard(tab: Tab, base_url: str) -> None:
+    page = tab.page
+    answer = await page.goto(f"{base_url}/ui")
+    assert answer is not None and answer.status == 401
+    assert page.url == f"{base_url}/ui/"
+    await expect(page.locator("#token")).to_be_visible()
+    await tab.shot("sign-in")
+
+    async with httpx.AsyncClient(base_url=base_url) as anonymous:
+        # The sign-in page's stylesheet holds no data; the page and its scripts do.
+        assert (await anonymous.get("/ui/static/style.css")).status_code == 200
+        assert (await anonymous.get("/ui/static/app.js")).status_code == 401
+        assert (await anonymous.get("/ui/static/../auth.py")).status_code == 404
+        assert (await anonymous.get("/queues")).status_code == 401
+
+    await page.fill("#token", "not-the-token")
+    await page.click("button[type=submit]")
+    await expect(page.locator(".error")).to_have_text("That is not the API token.")
+    assert not await page.context.cookies()
+    await tab.shot("sign-in-refused")
+
+    await tab.sign_in()
+    [cookie] = await page.context.cookies()
+    assert cookie["name"] == "jobrelay_session"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert TOKEN not in cookie["value"]
+    # The API takes the cookie in place of the bearer token (same origin).
+    assert await page.evaluate("fetch('/queues').then(r => r.status)") == 200
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        signed = {"Cookie": f"jobrelay_session={cookie['value']}"}
+        assert (await client.get("/queues", headers=signed)).status_code == 200
+        forged = {"Cookie": "jobrelay_session=9999999999.0000"}
+        assert (await client.get("/queues", headers=forged)).status_code == 401
+
+    await page.click("#signout button")
+    await expect(page.locator("#token")).to_be_visible()
+    assert not await page.context.cookies()
+    assert all(url.startswith(base_url) for url in tab.requests), tab.requests
+    assert tab.errors == [], tab.errors
+    # Only the sign-in form itself answered 401 (the page shows it for /ui/ and a wrong token).
+    assert set(tab.refused) == {"401 /ui/", "401 /ui/session"}, tab.refused
+
+
+async def test_an_operator_finds_a_failed_job_and_retries_it(
+    tab: Tab,
+    worker: None,
+    api: httpx.AsyncClient,
+    base_url: str,
+    redis_server: RedisServer,
+    queue_settings: QueueSettings,
+    prefix: str,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    passing = [f"ok-{run}-{i}" for i in range(3)]
+    failing = f"fails-{run}"
+    lettered = f"letter-{run}"
+    gates = redis.Redis.from_url(redis_server.url)
+    for job_id in passing:
+        gates.set(f"{prefix}{job_id}:ok", 1)
+        await _dispatch(api, job_id, f"{prefix}{job_id}")
+    await _dispatch(api, failing, f"{prefix}{failing}")
+    await _dispatch(api, lettered, f"{prefix}{lettered}")
+    # A message no job wrote: the worker buries it as undecodable.
+    make_broker(queue_settings).do_enqueue("default", str(uuid.uuid4()), b"\x00not json{")
+    for job_id in passing:
+        await _state(api, job_id, "succeeded")
+    failed_state = (await _state(api, failing, "failed", "dead"))["state"]
+    await _state(api, lettered, "failed", "dead")
+
+    page = tab.page
+    await tab.sign_in()
+
+    # Overview: engines, workers, each queue with its chart, pause and resume.
+    default = page.locator("section.queue[data-queue=default]")
+    await expect(default).to_be_visible()
+    await expect(page.locator("section[data-engine=dramatiq] h3 .badge")).to_have_text("ready")
+    await expect(page.locator("table.workers tbody tr")).to_have_count(1)
+    await expect(default.locator("svg.chart, .chart-missing")).to_have_count(1)
+    await default.locator("button[data-action=pause]").click()
+    await expect(default.locator("h3 .badge")).to_have_text("paused", timeout=WAIT_MS)
+    assert (await api.get("/queues/default")).json()["paused"] is True
+    await tab.shot("overview-paused")
+    await default.locator("button[data-action=resume]").click()
+    await expect(default.locator("h3 .badge")).to_have_text("active", timeout=WAIT_MS)
+    assert (await api.get("/queues/default")).json()["paused"] is False
+    await tab.shot("overview")
+
+    # Jobs: filter to the failed ones of web.gated.
+    await page.click("nav a[data-route=jobs]")
+    rows = page.locator("#job-list tbody tr[data-job]")
+    await expect(rows.first).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator(f"tr[data-job='{passing[0]}']")).to_have_count(1)
+    await tab.shot("jobs")
+    await page.select_option("#job-filters select[name=state]", failed_state)
+    await page.fill("#job-filters input[name=name]", "web.gated")
+    await page.click("#job-filters button[type=submit]")
+    await expect(page.locator(f"tr[data-job='{passing[0]}']")).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.locator(f"tr[data-job='{failing}']")).to_have_count(1)
+    others = page.locator(f"#job-list tr[data-job]:not([data-state={failed_state}])")
+    await expect(others).to_have_count(0)
+    assert f"state={failed_state}" in page.url
+    await tab.shot("jobs-filtered")
+
+    # The failed job: its attempt and step, then retry once its gate is open.
+    await page.click(f"tr[data-job='{failing}'] a")
+    title = page.locator("main#view .title h2 .badge")
+    await expect(title).to_have_text(failed_state, timeout=WAIT_MS)
+    await expect(page.locator("pre.error-box")).to_contain_text("not allowed yet")
+    await expect(page.locator("button[data-action=cancel]")).to_be_disabled()
+    await tab.shot("job-failed")
+    gates.set(f"{prefix}{failing}:ok", 1)
+    await page.click("button[data-action=retry]")
+    await expect(page.locator("#flash .flash.ok")).to_contain_text("Retried")
+    await expect(title).to_have_text("succeeded", timeout=WAIT_MS)
+    await expect(page.locator("#job-result")).to_have_text('"passed"')
+    await expect(page.locator("button[data-action=retry]")).to_be_disabled()
+    await tab.shot("job-succeeded")
+    assert (await api.get(f"/jobs/{failing}")).json()["state"] == "succeeded"
+
+    # Dead letters: retry one (its job then succeeds), purge the undecodable one.
+    await page.click("nav a[data-route=dead]")
+    letters = page.locator("#dead-letters tbody tr[data-letter]")
+    await expect(letters).to_have_count(3, timeout=WAIT_MS)
+    await tab.shot("dead-letters")
+    gates.set(f"{prefix}{lettered}:ok", 1)
+    row = page.locator("#dead-letters tr[data-letter]", has=page.locator(f"text={lettered}"))
+    await row.locator("button[data-action=retry]").click()
+    await expect(letters).to_have_count(2, timeout=WAIT_MS)
+    await _state(api, lettered, "succeeded")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.locator("button[data-action=purge]").click()
+    await expect(letters).to_have_count(1, timeout=WAIT_MS)
+    await tab.shot("dead-letters-after")
+    left = (await api.get("/dead-letters?queue=default")).json()
+    assert [letter["job_id"] for letter in left] == [failing]
+
+    assert all(url.startswith(base_url) for url in tab.requests), [
+        url for url in tab.requests if not url.startswith(base_url)
+    ]
+    assert tab.errors == [], tab.errors
+    # Nothing the dashboard asked for was refused or missing, bar the sign-in form.
+    assert tab.refused == ["401 /ui/"], tab.refused
