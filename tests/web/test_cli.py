@@ -1,13 +1,14 @@
-"""``jobrelay dispatch NAME --from-file``: a file of payloads through the real engines."""
+"""The ``jobrelay`` CLI through the real engines: dispatch from a file, and the operator's
+commands over HTTP to a served web app, as tables and as JSON."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from jobrelay.devservers import TemporalDevServer
+from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import set_default_dispatcher
 from jobrelay.queue import JobStore, QueueSettings, redis_client
 from jobrelay.web.cli import app
@@ -172,3 +173,121 @@ def test_an_unreachable_web_app_is_one_error_line(
     assert result.exit_code == 1
     assert result.output.startswith("error: OpsError: cannot reach the web app at http://")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def _post(url: str, path: str, body: dict[str, object]) -> dict[str, object]:
+    import httpx
+
+    response = httpx.post(url + path, json=body, timeout=10)
+    assert response.status_code == 202, response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+def _wait_state(url: str, job_id: str, states: set[str]) -> str:
+    import time as _time
+
+    import httpx
+
+    deadline = _time.monotonic() + 30
+    state = ""
+    while _time.monotonic() < deadline:
+        state = str(httpx.get(f"{url}/jobs/{job_id}", timeout=10).json()["state"])
+        if state in states:
+            return state
+        _time.sleep(0.1)
+    raise AssertionError(f"{job_id} is {state}")
+
+
+def test_job_commands_list_show_summarise_retry_and_cancel(
+    web_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    gated_job: object,
+    live_worker: Callable[[str], None],
+    dramatiq_worker: None,
+    prefix: str,
+    redis_server: RedisServer,
+) -> None:
+    monkeypatch.setenv("JOBRELAY_URL", web_url)
+    monkeypatch.setenv("JOBRELAY_DEV_DIR", str(tmp_path))
+    live_worker("default")
+    failing = [
+        str(
+            _post(web_url, "/jobs", {"name": "web.gated", "payload": {"key": f"{prefix}{i}"}})[
+                "job_id"
+            ]
+        )
+        for i in range(2)
+    ]
+    ok = str(
+        _post(web_url, "/jobs", {"name": "demo.countdown", "payload": {"start": 1, "pause_s": 0}})[
+            "job_id"
+        ]
+    )
+    finished = {"succeeded", "failed", "dead", "cancelled"}
+    failed_state = {_wait_state(web_url, job_id, finished) for job_id in failing}.pop()
+    assert _wait_state(web_url, ok, finished) == "succeeded"
+    runner = CliRunner()
+
+    table = runner.invoke(app, ["jobs"])
+    assert table.exit_code == 0, table.output
+    assert "jobs: 3" in table.stdout and all(job_id in table.stdout for job_id in [*failing, ok])
+    listed = json.loads(runner.invoke(app, ["jobs", "--state", failed_state, "--json"]).stdout)
+    assert [item["job_id"] for item in listed["items"]] == list(reversed(failing))
+    first = runner.invoke(app, ["jobs", "--limit", "1"])
+    assert "more: --cursor " in first.stdout
+    cursor = first.stdout.split("more: --cursor ")[1].split()[0]
+    second = json.loads(
+        runner.invoke(app, ["jobs", "--limit", "1", "--cursor", cursor, "--json"]).stdout
+    )
+    assert [item["job_id"] for item in second["items"]] == [failing[1]]
+    bad = runner.invoke(app, ["jobs", "--state", "bogus"])
+    assert bad.exit_code == 1 and len(bad.output.strip().splitlines()) == 1
+    assert bad.output.startswith("error: OpsError: 422: state: ")
+
+    shown = runner.invoke(app, ["job", failing[0]])
+    assert shown.exit_code == 0 and f"job {failing[0]}" in shown.stdout
+    assert "web.gated" in shown.stdout and failed_state in shown.stdout
+    assert json.loads(runner.invoke(app, ["job", ok, "--json"]).stdout)["result"] == {
+        "counted": [1]
+    }
+    missing = runner.invoke(app, ["job", "nope"])
+    assert (
+        missing.exit_code == 1
+        and missing.output.strip() == "error: OpsError: 404: no job with id 'nope'"
+    )
+
+    summary = runner.invoke(app, ["summary"])
+    assert summary.exit_code == 0 and "jobrelay: ready" in summary.stdout
+    states = json.loads(runner.invoke(app, ["summary", "--json"]).stdout)["states"]
+    assert (states["succeeded"], states[failed_state]) == (1, 2)
+
+    unbounded = runner.invoke(app, ["retry"])
+    assert unbounded.exit_code == 2 and "--all" in unbounded.output
+    import redis as _redis
+
+    with _redis.Redis.from_url(redis_server.url) as r:
+        for i in range(2):
+            r.set(f"{prefix}{i}:ok", "1")
+    bulk = runner.invoke(app, ["retry", "--name", "web.gated"])
+    assert bulk.exit_code == 0, bulk.output
+    assert bulk.stdout.strip() == "2 retried, 0 skipped, 0 failed of 2 matched"
+    for job_id in failing:
+        assert _wait_state(web_url, job_id, finished) == "succeeded"
+    again = runner.invoke(app, ["retry", "--name", "web.gated"])
+    assert again.stdout.strip() == "0 retried, 0 skipped, 0 failed of 0 matched"
+
+    later = [
+        str(
+            _post(
+                web_url, "/jobs", {"name": "demo.countdown", "payload": {"start": 1}, "delay": 600}
+            )["job_id"]
+        )
+        for _ in range(3)
+    ]
+    one = runner.invoke(app, ["cancel", later[0]])
+    assert one.stdout.strip() == f"{later[0]}: cancel requested"
+    rest = runner.invoke(app, ["cancel", "--state", "queued"])
+    assert rest.stdout.strip() == "2 cancelled, 0 skipped, 0 failed of 2 matched"
+    assert {_wait_state(web_url, job_id, finished) for job_id in later} == {"cancelled"}

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from .ops_client import OpsClient
+from .ops_cli import one_line as _one_line
+from .ops_cli import ops
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
 )
+# The operator's commands (jobs, job, retry, cancel, queues...): top-level, over HTTP.
+app.add_typer(ops)
 
 
 def _use_dev_stack() -> None:
@@ -174,105 +175,6 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--payload")
     return value
-
-
-def _ops(call: Callable[[OpsClient], None]) -> None:
-    """Run an operator command against the web app, with the dev stack's address if any."""
-    from jobrelay.dispatcher import DispatcherSettings
-
-    from .ops_client import OpsClient, OpsError
-    from .settings import CliSettings
-
-    _use_dev_stack()
-    try:
-        with OpsClient(CliSettings().url, DispatcherSettings().api_token) as client:
-            call(client)
-    except OpsError as exc:
-        typer.echo(_one_line(exc), err=True)
-        raise typer.Exit(1) from None
-
-
-JsonOption = Annotated[bool, typer.Option("--json", help="the API's JSON instead of a table")]
-
-
-@app.command()
-def queues(as_json: JsonOption = False) -> None:
-    """Each queue's ready, delayed and dead messages, live workers and pause (JOBRELAY_URL)."""
-    from rich.console import Console
-
-    from .ops_client import print_json, queues_table
-
-    def show(client: OpsClient) -> None:
-        answer = client.call("GET", "/queues")
-        print_json(answer) if as_json else Console().print(queues_table(answer))
-
-    _ops(show)
-
-
-@app.command()
-def workers(as_json: JsonOption = False) -> None:
-    """The live workers of each queue, both engines (JOBRELAY_URL)."""
-    from rich.console import Console
-
-    from .ops_client import print_json, workers_table
-
-    def show(client: OpsClient) -> None:
-        answer = client.call("GET", "/workers")
-        print_json(answer) if as_json else Console().print(workers_table(answer))
-
-    _ops(show)
-
-
-@app.command()
-def dead(
-    queue: Annotated[str, typer.Option(help="the queue whose dead letters to list")] = "default",
-    as_json: JsonOption = False,
-) -> None:
-    """A queue's dead letters: job, reason, when (JOBRELAY_URL)."""
-    from rich.console import Console
-
-    from .ops_client import dead_letters_table, print_json
-
-    def show(client: OpsClient) -> None:
-        answer = client.call("GET", f"/dead-letters?queue={queue}")
-        print_json(answer) if as_json else Console().print(dead_letters_table(queue, answer))
-
-    _ops(show)
-
-
-@app.command()
-def pause(queue: Annotated[str, typer.Argument(help="the queue to pause")]) -> None:
-    """Pause a queue: its workers take nothing new, its jobs wait (no fallback, no deadline)."""
-    _ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/pause")))
-
-
-@app.command()
-def resume(queue: Annotated[str, typer.Argument(help="the queue to resume")]) -> None:
-    """Resume a paused queue."""
-    _ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/resume")))
-
-
-@app.command()
-def retry(
-    job_id: Annotated[str, typer.Argument(help="a failed, dead or cancelled job")],
-    fresh: Annotated[bool, typer.Option(help="run its finished steps again too")] = False,
-) -> None:
-    """Run a failed, dead or cancelled job again (JOBRELAY_URL); prints the new receipt."""
-    suffix = "?fresh=true" if fresh else ""
-    _ops(
-        lambda client: typer.echo(json.dumps(client.call("POST", f"/jobs/{job_id}/retry{suffix}")))
-    )
-
-
-def _changed(answer: dict[str, Any]) -> None:
-    state = "paused" if answer["paused"] else "running"
-    note = "" if answer["changed"] else " (it already was)"
-    typer.echo(f"{answer['queue']}: {state}{note}")
-
-
-def _one_line(exc: BaseException) -> str:
-    """``error: Type: message`` on one line, whatever the message's own line breaks."""
-    return " ".join(f"error: {type(exc).__name__}: {exc}".split())
 
 
 def main() -> None:

@@ -1,19 +1,15 @@
-"""The operator's CLI commands over HTTP: ``jobrelay queues|workers|pause|resume``.
+"""The operator CLI's way to the web app: a blocking HTTP client with one-line errors.
 
-They talk to a running web app (``JOBRELAY_URL``, the bearer token from
-``JOBRELAY_API_TOKEN``), print rich tables or, with ``--json``, the API's
-JSON; an unreachable server, a 401 or a 404 is one error line and exit 1.
+It talks to a running web app (``JOBRELAY_URL``, the bearer token from
+``JOBRELAY_API_TOKEN``); an unreachable server or any answer but a 2xx is an
+:class:`OpsError` whose message is one line for a human.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from rich.console import Console
-from rich.table import Table
 
 
 class OpsError(Exception):
@@ -34,17 +30,21 @@ class OpsClient:
     def __exit__(self, *_: object) -> None:
         self._http.close()
 
-    def call(self, method: str, path: str) -> Any:
-        """The JSON answer of ``method path``; :class:`OpsError` for anything but a 2xx."""
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The JSON answer of ``method path``; :class:`OpsError` for anything but a 2xx.
+
+        ``params`` go in the query string; those that are None are left out.
+        """
+        query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._http.request(method, path)
+            response = self._http.request(method, path, params=query)
         except httpx.HTTPError as exc:
             raise OpsError(f"cannot reach the web app at {self.url}: {exc}") from exc
         if response.status_code == 401:
             raise OpsError("401: missing or wrong token (set JOBRELAY_API_TOKEN)")
         if not response.is_success:
             raise OpsError(f"{response.status_code}: {_detail(response)}")
-        return response.json()
+        return response.json() if response.content else None
 
 
 def _detail(response: httpx.Response) -> str:
@@ -54,66 +54,9 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:200]
     detail = body.get("detail", body) if isinstance(body, dict) else body
     if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        return str(detail[0].get("msg", detail[0]))
+        first = detail[0]
+        loc = first.get("loc") or []
+        # Name the option at fault: the query field is the CLI option of that name.
+        field = f"{loc[-1]}: " if len(loc) == 2 and loc[0] == "query" else ""
+        return f"{field}{first.get('msg', first)}"
     return str(detail)
-
-
-def print_json(value: Any) -> None:
-    """The API's answer as it came, indented."""
-    Console().print_json(json.dumps(value))
-
-
-def queues_table(queues: list[dict[str, Any]]) -> Table:
-    """One row per queue: its messages, workers and pause."""
-    table = Table(title="queues")
-    for column in ("queue", "ready", "delayed", "dead", "dramatiq workers", "temporal workers"):
-        table.add_column(column, justify="left" if column == "queue" else "right")
-    table.add_column("paused")
-    for q in queues:
-        workers = q["live_workers"]
-        table.add_row(
-            q["name"],
-            str(q["ready"]),
-            str(q["delayed"]),
-            str(q["dead"]),
-            str(workers.get("dramatiq", 0)),
-            str(workers.get("temporal", 0)),
-            "yes" if q["paused"] else "no",
-        )
-    return table
-
-
-def workers_table(by_queue: dict[str, list[dict[str, Any]]]) -> Table:
-    """One row per live worker and queue."""
-    table = Table(title="live workers")
-    for column in ("queue", "worker", "engine", "host", "pid", "done", "failed"):
-        table.add_column(column, justify="right" if column in ("pid", "done", "failed") else "left")
-    for queue, workers in by_queue.items():
-        for w in workers:
-            table.add_row(
-                queue,
-                w["worker_id"],
-                w["engine"],
-                w["host"],
-                str(w["pid"]),
-                str(w.get("jobs_done", 0)),
-                str(w.get("jobs_failed", 0)),
-            )
-    return table
-
-
-def dead_letters_table(queue: str, letters: list[dict[str, Any]]) -> Table:
-    """One row per dead letter, oldest first."""
-    table = Table(title=f"dead letters of {queue}: {len(letters)}")
-    for column in ("redis id", "job id", "job", "dead at (UTC)", "reason"):
-        table.add_column(column)
-    for letter in letters:
-        when = datetime.fromtimestamp(letter["dead_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(
-            letter["redis_id"],
-            letter.get("job_id") or "-",
-            letter.get("job_name") or "-",
-            when,
-            letter["reason"][:120],
-        )
-    return table
