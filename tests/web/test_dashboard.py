@@ -225,12 +225,16 @@ def _refused(tab: Tab, answer: Response) -> None:
         tab.refused.append(f"{answer.status} {urlsplit(answer.url).path}")
 
 
-async def _dispatch(api: httpx.AsyncClient, job_id: str, key: str) -> None:
-    answer = await api.post(
-        "/jobs", json={"name": "web.gated", "payload": {"key": key}, "job_id": job_id}
-    )
+async def _dispatch(
+    api: httpx.AsyncClient,
+    job_id: str,
+    payload: dict[str, Any],
+    name: str = "web.gated",
+    engine: str = "dramatiq",
+) -> None:
+    answer = await api.post("/jobs", json={"name": name, "payload": payload, "job_id": job_id})
     assert answer.status_code == 202, answer.text
-    assert answer.json()["engine"] == "dramatiq", answer.json()
+    assert answer.json()["engine"] == engine, answer.json()
 
 
 async def _state(api: httpx.AsyncClient, job_id: str, *want: str) -> dict[str, Any]:
@@ -303,9 +307,12 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     gates = redis.Redis.from_url(redis_server.url)
     for job_id in passing:
         gates.set(f"{prefix}{job_id}:ok", 1)
-        await _dispatch(api, job_id, f"{prefix}{job_id}")
-    await _dispatch(api, failing, f"{prefix}{failing}")
-    await _dispatch(api, lettered, f"{prefix}{lettered}")
+        await _dispatch(api, job_id, {"key": f"{prefix}{job_id}"})
+    await _dispatch(api, failing, {"key": f"{prefix}{failing}"})
+    await _dispatch(api, lettered, {"key": f"{prefix}{lettered}"})
+    # data_sync has no worker: this one falls back to Temporal (and waits there).
+    fell_back = f"far-{run}"
+    await _dispatch(api, fell_back, {"calendar_id": "c1"}, "calendar.sync", "temporal")
     # A message no job wrote: the worker buries it as undecodable.
     make_broker(queue_settings).do_enqueue("default", str(uuid.uuid4()), b"\x00not json{")
     for job_id in passing:
@@ -321,7 +328,12 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     await expect(default).to_be_visible()
     await expect(page.locator("section[data-engine=dramatiq] h3 .badge")).to_have_text("ready")
     await expect(page.locator("table.workers tbody tr")).to_have_count(1)
-    await expect(default.locator("svg.chart, .chart-missing")).to_have_count(1)
+    await expect(default.locator("svg.chart")).to_have_count(1)
+    await expect(page.locator(".chart-missing")).to_have_count(0)
+    # 1 of the 6 jobs went to Temporal, for want of a data_sync worker.
+    await expect(page.locator("#fallback .big")).to_contain_text("17% of 6 dispatches")
+    await expect(page.locator("#fallback .legend")).to_contain_text("no live worker: 1")
+    await expect(page.locator("#states")).to_contain_text("succeeded3")
     await default.locator("button[data-action=pause]").click()
     await expect(default.locator("h3 .badge")).to_have_text("paused", timeout=WAIT_MS)
     assert (await api.get("/queues/default")).json()["paused"] is True

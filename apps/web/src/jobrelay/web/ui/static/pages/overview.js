@@ -80,7 +80,7 @@ function fallbackCard(summary) {
 }
 
 function statesCard(summary) {
-  const card = h("section", { class: "card wide" }, h("h3", {}, "Jobs by state"));
+  const card = h("section", { class: "card wide", id: "states" }, h("h3", {}, "Jobs by state"));
   const states = summary && summary.states;
   if (!states) {
     card.append(h("p", { class: "muted" }, "This server does not count jobs by state (GET /summary)."));
