@@ -95,7 +95,7 @@ export function queueChart(points, label) {
   return svg;
 }
 
-const TW = 900;
+const TW = 1200;
 
 // A job's attempts on one time axis: a row per attempt, coloured by outcome.
 export function attemptTimeline(history) {
@@ -113,21 +113,28 @@ export function attemptTimeline(history) {
   const plotW = TW - left - right;
   const x = (t) => left + (plotW * (t - t0)) / (t1 - t0);
   const svg = s("svg", { viewBox: `0 0 ${TW} ${height}`, class: "chart timeline", role: "img", "aria-label": "attempts over time" });
+  const rows = s("g", {});
   spans.forEach(({ a, start, end }, i) => {
     const top = 6 + i * rowH;
     const x0 = x(start.getTime());
     const x1 = Math.max(x((end || now).getTime()), x0 + 3);
     const outcome = a.outcome || (end ? "unknown" : "running");
-    svg.append(
+    rows.append(
       s("text", { x: 6, y: top + 15, class: "axis" }, `#${a.attempt} ${a.engine || ""}`),
       s("rect", { x: x0, y: top + 3, width: x1 - x0, height: rowH - 8, rx: 3, class: `span ${outcome}` },
         s("title", {}, `attempt ${a.attempt} on ${a.engine || "?"} ${a.worker ? `(${a.worker})` : ""}: ${outcome}, ${clock(a.started_at)} → ${end ? clock(a.ended_at) : "now"}`)),
     );
   });
+  // A time axis relative to the first start (its clock time under the first tick).
   const axisY = height - 8;
-  svg.append(
-    s("text", { x: left, y: axisY, class: "axis", "text-anchor": "start" }, clock(t0)),
-    s("text", { x: TW - right, y: axisY, class: "axis", "text-anchor": "end" }, `+${duration((t1 - t0) / 1000)}`),
-  );
+  for (const frac of [0, 0.25, 0.5, 0.75, 1]) {
+    const tx = left + plotW * frac;
+    svg.append(
+      s("line", { x1: tx, x2: tx, y1: 2, y2: height - 22, class: "grid" }),
+      s("text", { x: tx, y: axisY, class: "axis", "text-anchor": frac === 0 ? "start" : frac === 1 ? "end" : "middle" },
+        frac === 0 ? clock(new Date(t0).toISOString()) : `+${duration(((t1 - t0) * frac) / 1000)}`),
+    );
+  }
+  svg.append(rows);
   return svg;
 }

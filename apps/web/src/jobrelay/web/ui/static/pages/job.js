@@ -14,6 +14,12 @@ function seconds(a, b) {
   return start && end ? (end - start) / 1000 : null;
 }
 
+// A step's result on one line (the API truncates long ones already).
+function compact(value) {
+  const text = JSON.stringify(value);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
 function fields(job) {
   const temporal = job.temporal;
   return h("dl", { class: "fields" },
@@ -74,7 +80,7 @@ function steps(list) {
             h("td", {}, badge(step.state)),
             h("td", { class: "num" }, String(step.attempts ?? "—")),
             h("td", {}, step.duration_ms === null || step.duration_ms === undefined ? "—" : duration(step.duration_ms / 1000)),
-            h("td", {}, step.result === undefined || step.result === null ? "—" : h("code", { class: "result" }, json(step.result, 200))),
+            h("td", {}, step.result === undefined || step.result === null ? "—" : h("code", { class: "result" }, compact(step.result))),
             h("td", { class: "error-cell" }, step.error || ""),
           ),
         )
