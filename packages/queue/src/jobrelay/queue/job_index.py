@@ -105,12 +105,17 @@ class JobFilter:
     def matches(self, record: JobRecord) -> bool:
         """Whether ``record`` is one of the jobs this filter lists."""
         return (
-            (self.state is None or record.state is self.state)
-            and (self.queue is None or record.queue == self.queue)
-            and (self.name is None or record.name == self.name)
-            and (self.engine is None or record.engine == self.engine)
+            self._admits(record.state.value, record.queue, record.name, record.engine)
             and (self.since is None or record.created_at >= self.since)
             and (self.until is None or record.created_at <= self.until)
+        )
+
+    def _admits(self, state: str, queue: str, name: str, engine: str | None) -> bool:
+        return (
+            (self.state is None or state == self.state.value)
+            and (self.queue is None or queue == self.queue)
+            and (self.name is None or name == self.name)
+            and (self.engine is None or engine == self.engine)
         )
 
 
@@ -126,6 +131,11 @@ class _Position(NamedTuple):
     job_id: str
 
 
+# The fields a filter is checked against: read for every entry a query passes,
+# while whole records are read only for the page.
+_HEAD = ("state", "queue", "name", "engine")
+
+
 class _Scan:
     cut = False
     """Whether the walk stopped at ``max_scan`` with entries left."""
@@ -138,7 +148,7 @@ class JobIndex:
     raises :class:`RedisUnavailable` when Redis does not answer.
     """
 
-    def __init__(self, client: redis.Redis, keys: Keys, *, batch: int = 200, max_scan: int = 5000):
+    def __init__(self, client: redis.Redis, keys: Keys, *, batch: int = 200, max_scan: int = 2000):
         self.client = client
         self.keys = keys
         self.batch = batch
@@ -150,20 +160,25 @@ class JobIndex:
         """The jobs matching ``where``, newest first, ``limit`` at most, after ``cursor``."""
         after = _decode(cursor) if cursor else None
         base = self._base_set(where)
-        found: list[JobRecord] = []
+        found: list[_Position] = []
         last: _Position | None = None
         scan = _Scan()
-        for position, record in self._walk(base, where, after, scan):
+        next_cursor: str | None = None
+        for position, head in self._walk(base, where, after, scan):
             last = position
-            if record is None or not where.matches(record):
+            if head is None or not where._admits(*head):
                 continue
             if len(found) == limit:
                 # One more match exists: the page is full and a next one has something.
-                return JobPage(found, _encode(_position(found[-1])))
-            found.append(record)
-        if last is not None and scan.cut:
-            return JobPage(found, _encode(last))
-        return JobPage(found, None)
+                next_cursor = _encode(found[-1])
+                break
+            found.append(position)
+        else:
+            if last is not None and scan.cut:
+                next_cursor = _encode(last)
+        records = self._records([p.job_id for p in found])
+        # A record that expired since its head was read is left out.
+        return JobPage([r for r in records if r is not None], next_cursor)
 
     def count_by_state(self, queue: str | None = None) -> dict[str, int]:
         """How many indexed jobs are in each state, of one queue or of all."""
@@ -248,8 +263,9 @@ class JobIndex:
 
     def _walk(
         self, key: str, where: JobFilter, after: _Position | None, scan: _Scan
-    ) -> Iterator[tuple[_Position, JobRecord | None]]:
-        """Entries of ``key`` newest first from ``after`` within the filter's times, with records.
+    ) -> Iterator[tuple[_Position, tuple[str, str, str, str | None] | None]]:
+        """Entries of ``key`` newest first from ``after`` within the filter's times, with
+        each record's state, queue, name and engine.
 
         A record that no longer exists comes as None, and its entry is dropped.
         Stops after :attr:`max_scan` entries, noting it in ``scan``.
@@ -273,7 +289,7 @@ class JobIndex:
                 positions = [
                     p for p in positions if p.score < after.score or p.job_id < after.job_id
                 ]
-            records = self._records([p.job_id for p in positions])
+            records = self._heads([p.job_id for p in positions])
             stale = [p.job_id for p, r in zip(positions, records, strict=True) if r is None]
             if stale:
                 self._drop(stale)
@@ -284,6 +300,26 @@ class JobIndex:
             if scanned >= self.max_scan:
                 scan.cut = True
                 return
+
+    def _heads(self, job_ids: list[str]) -> list[tuple[str, str, str, str | None] | None]:
+        if not job_ids:
+            return []
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hmget(self.keys.job(job_id), _HEAD)
+            replies: list[list[Any]] = pipe.execute()
+        return [
+            None
+            if state is None
+            else (
+                codec.text(state),
+                codec.text(queue or b""),
+                codec.text(name or b""),
+                codec.text(engine) if engine else None,
+            )
+            for state, queue, name, engine in replies
+        ]
 
     def _records(self, job_ids: list[str]) -> list[JobRecord | None]:
         if not job_ids:
@@ -314,10 +350,6 @@ class JobIndex:
 
 def _minutes(now_minute: int, minutes: int) -> range:
     return range(now_minute - minutes + 1, now_minute + 1)
-
-
-def _position(record: JobRecord) -> _Position:
-    return _Position(record.created_at, record.job_id)
 
 
 def _encode(position: _Position) -> str:
