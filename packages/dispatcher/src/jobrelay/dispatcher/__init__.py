@@ -24,7 +24,17 @@ from .errors import (
 )
 from .listing import MAX_PAGE, JobList, job_filter
 from .live_workers import LiveWorkers
-from .models import BatchResult, DispatchReceipt, JobRequest, JobStatus, Reason
+from .models import (
+    BatchResult,
+    DispatchReceipt,
+    JobAttempt,
+    JobDetail,
+    JobRequest,
+    JobStatus,
+    JobStep,
+    Reason,
+    TemporalRun,
+)
 from .settings import DispatcherSettings
 
 if _typing.TYPE_CHECKING:
@@ -85,6 +95,10 @@ __all__ = [
     "BatchResult",
     "DispatchReceipt",
     "JobStatus",
+    "JobDetail",
+    "JobAttempt",
+    "JobStep",
+    "TemporalRun",
     "Reason",
     # The operator's job list and bulk actions
     "JobList",

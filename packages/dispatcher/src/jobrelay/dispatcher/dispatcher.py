@@ -38,6 +38,7 @@ from .models import (
     BatchResult,
     Confirm,
     DispatchReceipt,
+    JobDetail,
     JobRequest,
     JobStatus,
     Reason,
@@ -92,7 +93,13 @@ class Dispatcher:
         self.redis = AsyncRedis.for_client(store.client)
         self.pauses = pauses or QueuePauses(store.client, store.keys)
         self.ledger = Ledger(store.keys)
-        self.inspector = JobInspector(store, health, self.temporal)
+        self.inspector = JobInspector(
+            store,
+            health,
+            self.temporal,
+            temporal_ui_url=settings.temporal_ui_url,
+            temporal_namespace=settings.temporal_namespace,
+        )
         self.fallback = TemporalPath(settings, self.ledger, self.redis, health, self.temporal)
         self.pickup = PickupConfirmation(
             self.ledger, self.redis, self.fallback, timeout_s=settings.pickup_timeout_s
@@ -231,6 +238,13 @@ class Dispatcher:
     async def get_status(self, job_id: str) -> JobStatus:
         """See :func:`get_job_status`."""
         return await self.inspector.get_status(job_id)
+
+    async def get_detail(self, job_id: str) -> JobDetail:
+        """The job's status with its payload, attempts, steps and Temporal run.
+
+        Raises as :meth:`get_status` does (``JobNotFound``, ``StatusUnavailable``).
+        """
+        return await self.inspector.get_detail(job_id)
 
     async def list_jobs(
         self, where: JobFilter | None = None, *, limit: int = 50, cursor: str | None = None

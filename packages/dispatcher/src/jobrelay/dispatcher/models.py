@@ -86,16 +86,83 @@ class JobStatus(BaseModel):
     finished_at: datetime | None = None
 
 
+class JobAttempt(BaseModel):
+    """One attempt of a job, from its attempt log (:attr:`JobDetail.history`)."""
+
+    attempt: int
+    engine: Engine | None = None
+    worker: str | None = None
+    """Who ran it: ``host:pid`` on Dramatiq, the worker's identity on Temporal."""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: str
+    """succeeded, failed, dead, cancelled, retrying, sleeping, requeued; running while it runs."""
+    error: str | None = None
+    traceback: str | None = None
+    """The last lines of the failure's traceback."""
+    step: str | None = None
+    """On Temporal, the step whose activity attempt this was (None: the run as a whole)."""
+
+
+class JobStep(BaseModel):
+    """One step of a job, from its step log (:attr:`JobDetail.steps`)."""
+
+    step_id: str
+    state: Literal["running", "succeeded", "failed"]
+    attempts: int
+    """How many times the step was run."""
+    duration_ms: float | None = None
+    """How long its last run took; None while it runs."""
+    result: str | None = None
+    """Its result as JSON text, cut after 2000 characters (with a marker saying so)."""
+    error: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class TemporalRun(BaseModel):
+    """The Temporal workflow run of a job (the workflow id is the job id)."""
+
+    workflow_id: str
+    run_id: str | None = None
+    ui_url: str | None = None
+    """The run in the Temporal UI, when ``TEMPORAL_UI_URL`` is set."""
+
+
+class JobDetail(JobStatus):
+    """A job's status, plus its payload, attempts, steps and Temporal run (``GET /jobs/{id}``)."""
+
+    payload: Any = None
+    history: list[JobAttempt] = Field(default_factory=list)
+    """Its attempts, oldest first."""
+    steps: list[JobStep] = Field(default_factory=list)
+    """Its steps, in the order they started."""
+    temporal: TemporalRun | None = None
+    """Set for a job on Temporal."""
+
+
 def utc(epoch: float | None) -> datetime | None:
     """Epoch seconds as an aware UTC datetime; None and 0 (unset) stay None."""
     return datetime.fromtimestamp(epoch, UTC) if epoch else None
 
 
+# The longest dispatch delay: a year and a day. Past it Temporal's start
+# delay overflows (1e308 s was a 503 naming neither engine's real complaint),
+# and no job should wait longer than its operator can remember dispatching it.
+MAX_DELAY_S = 366 * 24 * 3600
+
+
 def delay_seconds(delay: timedelta | float | None) -> float | None:
-    """A dispatch delay in seconds; None for none or zero. Negative: :class:`InvalidDispatch`."""
+    """A dispatch delay in seconds; None for none or zero.
+
+    :class:`InvalidDispatch` for a negative one, one over :data:`MAX_DELAY_S`,
+    or one that is not a number of seconds (NaN).
+    """
     if delay is None:
         return None
     seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
     if seconds < 0:
         raise InvalidDispatch("delay", f"must not be negative, got {seconds}s")
+    if not seconds <= MAX_DELAY_S:  # also refuses NaN, which compares false
+        raise InvalidDispatch("delay", f"at most {MAX_DELAY_S}s (366 days), got {seconds}s")
     return seconds or None

@@ -88,6 +88,11 @@ class DispatcherSettings(BaseSettings):
     start_lease_s: float = Field(
         30.0, gt=0, validation_alias=AliasChoices("JOBRELAY_START_LEASE_S", "start_lease_s")
     )
+    # The Temporal UI's base URL (http://127.0.0.1:8233, say): a job's detail
+    # links its workflow run there.
+    temporal_ui_url: str | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_UI_URL", "temporal_ui_url")
+    )
     api_token: str | None = Field(
         None, validation_alias=AliasChoices("JOBRELAY_API_TOKEN", "api_token")
     )
@@ -120,6 +125,14 @@ class DispatcherSettings(BaseSettings):
             raise DispatchConfigurationError(
                 f"DISPATCH_PROXY_URL must start with http:// or https://, "
                 f"got {self.dispatch_proxy_url!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_temporal_ui_url(self) -> DispatcherSettings:
+        if self.temporal_ui_url and not self.temporal_ui_url.startswith(("http://", "https://")):
+            raise DispatchConfigurationError(
+                f"TEMPORAL_UI_URL must start with http:// or https://, got {self.temporal_ui_url!r}"
             )
         return self
 

@@ -19,6 +19,15 @@ from .errors import (
     UnknownQueue,
 )
 from .health import RedisHealth
+from .history import (
+    AttemptEntry,
+    HistoryView,
+    JobHistory,
+    StepEntry,
+    StepStart,
+    StepState,
+    traceback_tail,
+)
 from .job_index import INDEX_LUA, JobFilter, JobIndex, JobPage
 from .pauses import PauseState, QueuePauses
 from .queues import QUEUES, QueueSpec, get_queue
@@ -67,6 +76,14 @@ __all__ = [
     "finished_lua",
     "RETRYABLE_STATES",
     "retryable_lua",
+    # Attempt and step logs (a job's detail)
+    "JobHistory",
+    "HistoryView",
+    "AttemptEntry",
+    "StepEntry",
+    "StepState",
+    "StepStart",
+    "traceback_tail",
     "dumps",
     "loads",
     # The job index

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, status
-from jobrelay.dispatcher import DispatchReceipt, InvalidDispatch, JobRequest, JobStatus
+from jobrelay.dispatcher import DispatchReceipt, InvalidDispatch, JobDetail, JobRequest
 from jobrelay.job_engine import list_jobs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -125,9 +125,11 @@ async def dispatch_batch(body: BatchRequest, request: Request) -> BatchResponse:
 
 
 @router.get("/jobs/{job_id}")
-async def status_of(job_id: JobId, request: Request) -> JobStatus:
-    """The job's state, progress and result on whichever engine runs it."""
-    result: JobStatus = await request.app.state.dispatcher.get_status(job_id)
+async def status_of(job_id: JobId, request: Request) -> JobDetail:
+    """The job's state, progress and result on whichever engine runs it, and its detail:
+    payload, attempts (with the last lines of each failure's traceback), steps, and
+    for a Temporal run its workflow and run ids with a link into the Temporal UI."""
+    result: JobDetail = await request.app.state.dispatcher.get_detail(job_id)
     return result
 
 

@@ -8,7 +8,7 @@ producer never imports (it loads ``temporalio.worker`` and the sandbox).
 from .client import TemporalAdapter, connect
 from .connection import TemporalConnection, TemporalTLS
 from .errors import TemporalAdapterError, TemporalConfigurationError, TemporalUnavailable
-from .models import STATUS_QUERY, WORKFLOW_NAME, JobOutcome, WorkflowStatus
+from .models import RUN_ID_FIELD, STATUS_QUERY, WORKFLOW_NAME, JobOutcome, WorkflowStatus
 
 __all__ = [
     # Producer side
@@ -21,6 +21,7 @@ __all__ = [
     "WorkflowStatus",
     "WORKFLOW_NAME",
     "STATUS_QUERY",
+    "RUN_ID_FIELD",
     # Errors
     "TemporalAdapterError",
     "TemporalConfigurationError",

@@ -25,6 +25,10 @@ DEFINITION_ERROR = "JobDefinitionError"
 # Workflow failure type: the job ended, details carry the jobrelay state.
 JOB_FAILED = "JobFailed"
 
+# The field of the Redis record holding the id of the workflow run that took
+# the job (the workflow id is the job id); the job's detail links to it.
+RUN_ID_FIELD = "temporal_run_id"
+
 
 class RecordUpdate(BaseModel):
     """Fields of the Redis record to write with the next activity (None: leave as is)."""
@@ -77,12 +81,18 @@ class StepOutput(BaseModel):
     owner: str | None = None
     finished: bool = False
     """``ensure`` found the job finished by an earlier run: the step did not run."""
+    started_at: float | None = None
+    """When this attempt of the activity started (epoch seconds, the worker's clock)."""
 
 
 class FinishInput(BaseModel):
     state: str
     result: Any = None
     error: str | None = None
+    attempt: int | None = None
+    """The run's last attempt, for the attempt log (None: histories from before it)."""
+    started_at: float | None = None
+    """When that attempt started."""
 
 
 class RecordInput(BaseModel):

@@ -61,6 +61,8 @@ async def describe_job(
         "created_at": desc.start_time.timestamp(),
         "started_at": desc.execution_time.timestamp() if desc.execution_time else None,
         "finished_at": desc.close_time.timestamp() if desc.close_time else None,
+        "workflow_id": desc.id,
+        "run_id": desc.run_id,
     }
     if desc.status == WorkflowExecutionStatus.RUNNING:
         try:

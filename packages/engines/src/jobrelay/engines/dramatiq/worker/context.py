@@ -7,12 +7,13 @@ import contextlib
 import inspect
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobrelay.job_engine import (
     FAILURE_HOOK_STEP,
@@ -23,7 +24,7 @@ from jobrelay.job_engine import (
     step_ref,
     step_result_type,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobStore, RedisUnavailable, loads
+from jobrelay.queue import ENGINE_DRAMATIQ, JobHistory, JobStore, RedisUnavailable, loads
 from opentelemetry.context import Context
 from pydantic_core import PydanticSerializationError
 from tenacity import (
@@ -116,6 +117,14 @@ class StepBusy(BaseException):
         self.retry_ms = retry_ms
 
 
+class _StepRun(NamedTuple):
+    """One run of a step by this delivery, as the step log counts it."""
+
+    step_id: str
+    attempt: int
+    started_at: float
+
+
 class DramatiqContext(BaseJobContext):
     """One attempt of a job on a Dramatiq worker.
 
@@ -140,12 +149,16 @@ class DramatiqContext(BaseJobContext):
         clock: Callable[[], float],
         sleep_threshold_s: float,
         trace_parent: Context | None = None,
+        history: JobHistory | None = None,
     ) -> None:
         super().__init__(job_id, attempt, ENGINE_DRAMATIQ)
         # The attempt's span: each step run is a child of it (None: tracing off).
         self._trace_parent = trace_parent
         self._delivery = uuid.uuid4().hex
         self._store = store
+        # The step log (running, succeeded, failed) rides on the round trips
+        # that take a step's lease and save its result.
+        self._history = history or JobHistory.of(store)
         self._memo = memo
         self._clock = clock
         self._sleep_threshold_s = sleep_threshold_s
@@ -191,9 +204,15 @@ class DramatiqContext(BaseJobContext):
         # Another delivery of this job (a frozen worker's message handed to a
         # live one) may have finished the step, or be running it, since this
         # attempt read the memo: look again and take the step's lease, in the
-        # round trip the cancel check costs anyway.
+        # round trip the cancel check costs anyway (which also marks the step
+        # running in the step log when this delivery runs it).
         take = await asyncio.to_thread(
-            self._store.take_step, self.job_id, step_id, self._delivery, STEP_LEASE_S
+            self._history.take_step,
+            self.job_id,
+            step_id,
+            self._delivery,
+            STEP_LEASE_S,
+            despite_cancel=step_id in _HOOK_STEPS,
         )
         self._cancel_seen = self._cancel_seen or take.cancel_requested
         if take.stored is not None:
@@ -209,11 +228,12 @@ class DramatiqContext(BaseJobContext):
         with _held_lock:
             _held[lease] = (self._store, self._delivery)
         span = start_step_span(step_id, self.job_id, self._trace_parent)
+        run = _StepRun(step_id, take.attempt, time.time())
         try:
-            stored = await self._call(step_id, fn, args)
+            stored = await self._call(run, fn, args)
         except BaseException as exc:
             end_span(span, exc)
-            await self._drop_lease(step_id)  # a retry may run the step at once
+            await self._step_failed(run, exc)  # and its lease dropped: a retry may run it at once
             raise
         finally:
             with _held_lock:
@@ -223,23 +243,35 @@ class DramatiqContext(BaseJobContext):
         # Decode what was stored so a first run returns exactly what a replay would.
         return loads(stored, result_type)
 
-    async def _call(self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    async def _call(self, run: _StepRun, fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
         """Run a step and save its result; the stored text."""
         try:
             if inspect.iscoroutinefunction(fn):
-                stored = await self._save_finished(step_id, await fn(*args))
+                stored = await self._save_finished(run, await fn(*args))
             else:
                 # The result is written in the step's own thread as soon as it
                 # returns: the window in which a dying worker loses it, and
                 # the step runs again, is one round trip.
-                done, saved = await asyncio.to_thread(self._call_and_save, step_id, fn, args)
-                stored = (
-                    saved if saved is not None else await self._save_finished(step_id, await done)
-                )
+                done, saved = await asyncio.to_thread(self._call_and_save, run, fn, args)
+                stored = saved if saved is not None else await self._save_finished(run, await done)
         except PydanticSerializationError as exc:
             # Retrying would repeat the step's side effect and fail the same way.
-            raise PermanentError(f"step {step_id!r} returned a non-JSON value: {exc}") from exc
+            raise PermanentError(f"step {run.step_id!r} returned a non-JSON value: {exc}") from exc
         return stored
+
+    async def _step_failed(self, run: _StepRun, exc: BaseException) -> None:
+        """Drop the step's lease and note its failure in the step log (best effort)."""
+        error = f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else "interrupted"
+        with contextlib.suppress(RedisUnavailable):  # the lease expires on its own
+            await asyncio.to_thread(
+                self._history.fail_leased_step,
+                self.job_id,
+                run.step_id,
+                self._delivery,
+                attempts=run.attempt,
+                started_at=run.started_at,
+                error=error,
+            )
 
     async def _drop_lease(self, step_id: str) -> None:
         with contextlib.suppress(RedisUnavailable):  # it expires on its own
@@ -248,7 +280,7 @@ class DramatiqContext(BaseJobContext):
             )
 
     def _call_and_save(
-        self, step_id: str, fn: Callable[..., Any], args: tuple[Any, ...]
+        self, run: _StepRun, fn: Callable[..., Any], args: tuple[Any, ...]
     ) -> tuple[Any, str | None]:
         """Run a sync step and save its result, in a worker thread.
 
@@ -259,14 +291,20 @@ class DramatiqContext(BaseJobContext):
             return result, None
         for attempt in Retrying(**_SAVE_RETRY):
             with attempt:
-                return None, self._store.save_step(self.job_id, step_id, result)
+                return None, self._save(run, result)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _save_finished(self, step_id: str, result: Any) -> str:
+    async def _save_finished(self, run: _StepRun, result: Any) -> str:
         async for attempt in AsyncRetrying(**_SAVE_RETRY):
             with attempt:
-                return await asyncio.to_thread(self._store.save_step, self.job_id, step_id, result)
+                return await asyncio.to_thread(self._save, run, result)
         raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _save(self, run: _StepRun, result: Any) -> str:
+        """The step's result in the memo and its success in the step log: one round trip."""
+        return self._history.save_step(
+            self.job_id, run.step_id, result, attempts=run.attempt, started_at=run.started_at
+        )
 
     async def _sleep(self, step_id: str, seconds: float | None, until: datetime | None) -> None:
         await self._check_cancel(step_id)

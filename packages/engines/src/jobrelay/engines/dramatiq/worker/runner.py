@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -23,7 +26,16 @@ from jobrelay.job_engine import (
     get_job,
     run_failure_hook,
 )
-from jobrelay.queue import ENGINE_DRAMATIQ, JobState, JobStore, RedisUnavailable, dumps
+from jobrelay.queue import (
+    ENGINE_DRAMATIQ,
+    AttemptEntry,
+    JobHistory,
+    JobState,
+    JobStore,
+    RedisUnavailable,
+    dumps,
+    traceback_tail,
+)
 from opentelemetry.context import Context
 from pydantic_core import PydanticSerializationError
 
@@ -69,6 +81,8 @@ class JobRunner:
         self._clock = clock
         self._sleep_threshold_s = sleep_threshold_s
         self._claim_and_start = GroupCommit(partial(store.claim_and_start_many, ENGINE_DRAMATIQ))
+        self._history = JobHistory.of(store)
+        self._host = socket.gethostname()
 
     def handle(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Process the current message; its ack carries the outcome (see ``consumer``)."""
@@ -104,6 +118,7 @@ class JobRunner:
                 settle(message, Outcome.DEAD)
                 self._store.finish(job_id, JobState.DEAD, error=str(exc))
                 dead_letter(self._broker, message, str(exc))
+                self._log(job_id, attempt_of(message.options), time.time(), Outcome.DEAD, str(exc))
             return
         attempt = attempt_of(message.options)
         state, owner, memo = self._claim_and_start((job_id, attempt))
@@ -111,8 +126,10 @@ class JobRunner:
             return
         if memo is None:
             # Ours and unfinished, yet not started: someone asked to cancel it.
+            error = "cancelled before it started"
             settle(message, Outcome.CANCELLED)
-            self._store.finish(job_id, JobState.CANCELLED, error="cancelled before it started")
+            self._store.finish(job_id, JobState.CANCELLED, error=error)
+            self._log(job_id, attempt, time.time(), Outcome.CANCELLED, error)
             return
         self._run(message, definition, job_id, attempt, payload, memo)
 
@@ -175,6 +192,7 @@ class JobRunner:
         memo: dict[str, str],
         trace_parent: Context | None,
     ) -> None:
+        started = time.time()
         actor = self._broker.get_actor(message.actor_name)
         policy = policy_from_options(message.options, actor.options)
         ctx = DramatiqContext(
@@ -185,6 +203,7 @@ class JobRunner:
             clock=self._clock,
             sleep_threshold_s=self._sleep_threshold_s,
             trace_parent=trace_parent,
+            history=self._history,
         )
         try:
             result = _execute(definition, ctx, payload)
@@ -197,12 +216,14 @@ class JobRunner:
             member = parked_copy(message).encode().decode()
             self._store.schedule_wakeup(member, parked.wake_at)
             settle(message, Outcome.SLEEPING)
+            self._log(job_id, attempt, started, Outcome.SLEEPING)
             logger.info(
                 "job %s sleeps until %s", job_id, parked.wake_at, extra=_about(job_id, message)
             )
         except StepBusy as busy:
             # Another delivery (a frozen worker's, most likely) runs the hook:
             # look again later, as the same attempt, and find it done or free.
+            # Not logged as an attempt: it ran nothing, and comes back every 2 s.
             logger.info(
                 "job %s: %s; trying again shortly", job_id, busy, extra=_about(job_id, message)
             )
@@ -211,23 +232,29 @@ class JobRunner:
         except JobCancelled as exc:
             settle(message, Outcome.CANCELLED)
             self._store.finish(job_id, JobState.CANCELLED, error=str(exc))
+            self._log(job_id, attempt, started, Outcome.CANCELLED, str(exc))
         except PermanentError as exc:
             settle(message, Outcome.FAILED)
             self._failure_hook(definition, ctx, _describe(exc))
             self._store.finish(job_id, JobState.FAILED, error=_describe(exc))
+            self._log(job_id, attempt, started, Outcome.FAILED, _describe(exc), exc)
         except Interrupt:
             # Dramatiq's time limit interrupts the worker thread (and cancels
             # the job body on the loop).
-            if self._interrupted(message, job_id, attempt, policy):
+            if self._interrupted(message, job_id, attempt, policy, started):
                 raise  # the last attempt: dramatiq's Retries gives up on it
-        except RedisUnavailable:
-            raise  # not the job's failure: see handle
+        except RedisUnavailable as exc:
+            # Not the job's failure (see handle): the same attempt comes back.
+            self._log(job_id, attempt, started, Outcome.REQUEUED, str(exc))
+            raise
         except Exception as exc:
-            self._failed(message, definition, ctx, exc, policy)
+            self._failed(message, definition, ctx, exc, policy, started)
         else:
-            self._succeeded(message, job_id, result)
+            self._succeeded(message, job_id, attempt, started, result)
 
-    def _succeeded(self, message: MessageProxy, job_id: str, result: Any) -> None:
+    def _succeeded(
+        self, message: MessageProxy, job_id: str, attempt: int, started: float, result: Any
+    ) -> None:
         try:
             result_json = dumps(result)
         except PydanticSerializationError as exc:
@@ -235,9 +262,35 @@ class JobRunner:
             error = f"job returned a non-JSON value: {exc}"
             settle(message, Outcome.FAILED)
             self._store.finish(job_id, JobState.FAILED, error=error)
+            self._log(job_id, attempt, started, Outcome.FAILED, error)
             return
         settle(message, Outcome.SUCCEEDED)
+        # Logged before the ack writes the outcome: the log is written in the
+        # background, and the attempt did succeed whatever the ack then finds.
+        self._log(job_id, attempt, started, Outcome.SUCCEEDED)
         succeed_on_ack(message, job_id, result, result_json)
+
+    def _log(
+        self,
+        job_id: str,
+        attempt: int,
+        started: float,
+        outcome: Outcome,
+        error: str | None = None,
+        exc: BaseException | None = None,
+    ) -> None:
+        """The attempt's entry in the job's attempt log; the thread does not wait for it."""
+        entry = AttemptEntry(
+            attempt=attempt,
+            engine=ENGINE_DRAMATIQ,
+            outcome=outcome.value,
+            worker=f"{self._host}:{os.getpid()}",
+            started_at=started,
+            ended_at=time.time(),
+            error=error,
+            traceback=traceback_tail(exc) if exc is not None else None,
+        )
+        self._history.log_attempt_soon(job_id, entry)
 
     def _failed(
         self,
@@ -246,6 +299,7 @@ class JobRunner:
         ctx: DramatiqContext,
         exc: Exception,
         policy: RetryPolicy,
+        started: float,
     ) -> None:
         error = _describe(exc)
         if ctx.attempt >= policy.max_attempts:
@@ -255,6 +309,7 @@ class JobRunner:
             self._failure_hook(definition, ctx, reason)
             self._store.finish(ctx.job_id, JobState.DEAD, error=reason)
             dead_letter(self._broker, message, reason)
+            self._log(ctx.job_id, ctx.attempt, started, Outcome.DEAD, error, exc)
             return
         # The retry is Dramatiq's (its Retries middleware re-enqueues and counts
         # it in the message), but the delay is ours: the job's RetryPolicy, so a
@@ -271,10 +326,16 @@ class JobRunner:
             error=error,
             message=f"attempt {ctx.attempt} failed; retrying in {delay_s:g}s",
         )
+        self._log(ctx.job_id, ctx.attempt, started, Outcome.RETRYING, error, exc)
         retry_on_ack(message, round(delay_s * 1000))
 
     def _interrupted(
-        self, message: MessageProxy, job_id: str, attempt: int, policy: RetryPolicy
+        self,
+        message: MessageProxy,
+        job_id: str,
+        attempt: int,
+        policy: RetryPolicy,
+        started: float,
     ) -> bool:
         """Record a timed-out attempt; True when it was the last one."""
         error = "interrupted: time limit exceeded"
@@ -283,9 +344,11 @@ class JobRunner:
             settle(message, Outcome.DEAD)
             self._store.finish(job_id, JobState.DEAD, error=reason)
             dead_letter(self._broker, message, reason)
+            self._log(job_id, attempt, started, Outcome.DEAD, error)
             return True
         settle(message, Outcome.RETRYING)
         self._store.update(job_id, state=JobState.QUEUED, error=error)
+        self._log(job_id, attempt, started, Outcome.RETRYING, error)
         retry_on_ack(message, round(policy.backoff_s(attempt) * 1000))
         return False
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -17,12 +20,15 @@ from jobrelay.job_engine import (
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
     ENGINE_TEMPORAL,
+    AttemptEntry,
     ClaimedStart,
+    JobHistory,
     JobRecord,
     JobState,
     JobStore,
     RedisUnavailable,
     dumps,
+    traceback_tail,
 )
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -36,9 +42,11 @@ from ..models import (
     DEFINITION_ERROR,
     PERMANENT_ERROR,
     RECORD_ACTIVITY,
+    RUN_ID_FIELD,
     STEP_ACTIVITY,
     ClaimInput,
     ClaimOutput,
+    FinishInput,
     RecordInput,
     RecordOutput,
     RecordUpdate,
@@ -66,6 +74,8 @@ class JobActivities:
 
     def __init__(self, store: JobStore | None) -> None:
         self._store = store
+        # The job's attempt and step logs, beside its record (its detail shows them).
+        self._history = JobHistory.of(store) if store is not None else None
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for ``Worker(activities=...)``."""
@@ -92,6 +102,7 @@ class JobActivities:
     async def step(self, data: StepInput) -> StepOutput:
         """Run one step by ``module:qualname``; its result goes back as JSON."""
         info = activity.info()
+        started = time.time()
         synced, before = False, _BeforeStep()
         if self._store is not None:
             checked = await self._check_before_step(data, info.attempt)
@@ -106,11 +117,18 @@ class JobActivities:
                 synced=synced,
                 owner=owner,
                 finished=before.finished,
+                started_at=started,
             )
         if before.done is not None:
             # An earlier attempt ran the step and its worker died before Temporal
             # heard back: the result it left in Redis stands, the step is not rerun.
-            return StepOutput(value=before.done, attempt=info.attempt, synced=synced, owner=owner)
+            return StepOutput(
+                value=before.done,
+                attempt=info.attempt,
+                synced=synced,
+                owner=owner,
+                started_at=started,
+            )
         if before.cancel:
             raise ApplicationError(
                 f"job {data.job_id} cancelled before step {data.step_id!r}",
@@ -124,12 +142,18 @@ class JobActivities:
             raise ApplicationError(str(exc), type=DEFINITION_ERROR, non_retryable=True) from exc
         heartbeat = info.heartbeat_timeout
         interval = max(0.1, min(1.0, heartbeat.total_seconds() / 4)) if heartbeat else None
-        keep = partial(self._keep, data) if synced else None
+        keep = partial(self._keep, data, info.attempt, started) if synced else None
         try:
             value = await call_with_heartbeat(fn, args, interval, keep=keep)
         except PermanentError as exc:
+            if synced:
+                await self._step_failed(data, info, started, exc, retried=False)
             # Typed explicitly: a subclass name would otherwise look retryable.
             raise ApplicationError(str(exc), type=PERMANENT_ERROR, non_retryable=True) from exc
+        except Exception as exc:
+            if synced:
+                await self._step_failed(data, info, started, exc, retried=_retried(info, exc))
+            raise
         try:
             encoded = dumps(value)
         except PydanticSerializationError as exc:
@@ -139,7 +163,39 @@ class JobActivities:
                 type=DEFINITION_ERROR,
                 non_retryable=True,
             ) from exc
-        return StepOutput(value=encoded, attempt=info.attempt, synced=synced, owner=owner)
+        return StepOutput(
+            value=encoded, attempt=info.attempt, synced=synced, owner=owner, started_at=started
+        )
+
+    async def _step_failed(
+        self, data: StepInput, info: activity.Info, started: float, exc: Exception, *, retried: bool
+    ) -> None:
+        """The failed attempt in the step log and the attempt log (best effort)."""
+        assert self._history is not None
+        error = f"{type(exc).__name__}: {exc}"
+        entry = AttemptEntry(
+            attempt=info.attempt,
+            engine=ENGINE_TEMPORAL,
+            outcome="retrying" if retried else JobState.FAILED.value,
+            worker=_worker_identity(),
+            started_at=started,
+            ended_at=time.time(),
+            error=error,
+            traceback=traceback_tail(exc),
+            step=data.step_id,
+        )
+        try:
+            await asyncio.to_thread(
+                self._history.fail_step,
+                data.job_id,
+                data.step_id,
+                attempts=info.attempt,
+                started_at=started,
+                error=error,
+                attempt=entry,
+            )
+        except RedisUnavailable as exc_:
+            logger.info("job %s: could not log %s's failure: %s", data.job_id, data.step_id, exc_)
 
     async def _check_before_step(self, data: StepInput, attempt: int) -> _BeforeStep | None:
         """What Redis says before a step (see :class:`_BeforeStep`); None when it does not answer.
@@ -169,15 +225,18 @@ class JobActivities:
             await asyncio.sleep(_RETRY_CHECK_PAUSE_S)
             waited += _RETRY_CHECK_PAUSE_S
 
-    def _keep(self, data: StepInput, value: Any) -> None:
+    def _keep(self, data: StepInput, attempt: int, started: float, value: Any) -> None:
         """Keep a step's result for a retry of this activity (blocking; best effort).
 
         Temporal's history holds the result once the completion reaches it;
-        until then a retry after this worker died finds it here.
+        until then a retry after this worker died finds it here. The step
+        log learns of the success in the same round trip.
         """
-        assert self._store is not None
+        assert self._history is not None
         try:
-            self._store.save_step(data.job_id, data.step_id, value)
+            self._history.save_step(
+                data.job_id, data.step_id, value, attempts=attempt, started_at=started
+            )
         except PydanticSerializationError:
             pass  # the activity reports it, naming the step
         except RedisUnavailable as exc:
@@ -188,8 +247,9 @@ class JobActivities:
         """Write state, progress or the outcome to the job record."""
         if self._store is None:
             return RecordOutput(synced=False)
+        worker = _worker_identity()
         try:
-            owner, finished = await asyncio.to_thread(self._record, data)
+            owner, finished = await asyncio.to_thread(self._record, data, worker)
         except RedisUnavailable as exc:
             if data.finish is not None:
                 # Retried a few times by the workflow's policy: the outcome matters most.
@@ -213,9 +273,12 @@ class JobActivities:
             update = update.merge(RecordUpdate(attempts=attempt))
         self._apply(data.job_id, update)
         done = store.load_step(data.job_id, data.step_id) if attempt > 1 else None
-        return _BeforeStep(owner=owner, cancel=store.cancel_requested(data.job_id), done=done)
+        # The cancel flag, read with the step marked running in its log (one round trip).
+        assert self._history is not None
+        cancel = self._history.step_started(data.job_id, data.step_id, attempt=attempt)
+        return _BeforeStep(owner=owner, cancel=cancel, done=done)
 
-    def _record(self, data: RecordInput) -> tuple[str | None, bool]:
+    def _record(self, data: RecordInput, worker: str) -> tuple[str | None, bool]:
         """Claim if asked (``ensure``), then write; ``(owner, finished by an earlier run)``."""
         store = self._store
         assert store is not None
@@ -231,10 +294,36 @@ class JobActivities:
             store.finish(
                 data.job_id, JobState(finish.state), result=finish.result, error=finish.error
             )
+            self._log_outcome(data.job_id, finish, worker)
         return owner, False
 
+    def _log_outcome(self, job_id: str, finish: FinishInput, worker: str) -> None:
+        """The run's outcome as the last entry of its attempt log (blocking; best effort).
+
+        Best effort: the outcome is in the record, and a failure here must not
+        have the workflow write it again.
+        """
+        assert self._history is not None
+        entry = AttemptEntry(
+            attempt=finish.attempt or 1,
+            engine=ENGINE_TEMPORAL,
+            outcome=finish.state,
+            worker=worker,
+            started_at=finish.started_at,
+            ended_at=time.time(),
+            error=finish.error,
+        )
+        try:
+            self._history.log_attempt(job_id, entry)
+        except RedisUnavailable as exc:
+            logger.info("job %s: could not log its outcome: %s", job_id, exc)
+
     def _start(self, job: EngineJob, attempt: int) -> ClaimedStart:
-        """Claim ``temporal`` and start ``attempt``, creating the record if it has none."""
+        """Claim ``temporal`` and start ``attempt``, creating the record if it has none.
+
+        A run that starts notes its run id in the record (once per run: the
+        workflow stops asking for the claim once it got through).
+        """
         assert self._store is not None
         record = JobRecord(
             job_id=job.job_id,
@@ -243,7 +332,11 @@ class JobActivities:
             engine=ENGINE_TEMPORAL,
             payload=dumps(job.payload),
         )
-        return self._store.start_or_create(record, ENGINE_TEMPORAL, attempt=attempt)
+        started = self._store.start_or_create(record, ENGINE_TEMPORAL, attempt=attempt)
+        run_id = activity.info().workflow_run_id
+        if started.memo is not None and started.owner == ENGINE_TEMPORAL and run_id:
+            self._store.update(job.job_id, **{RUN_ID_FIELD: run_id})
+        return started
 
     def _apply(self, job_id: str, update: RecordUpdate) -> None:
         """Write the fields ``update`` sets."""
@@ -266,6 +359,24 @@ class _BeforeStep:
     cancel: bool = False
     done: str | None = None
     """The step's result kept by an earlier attempt (JSON), if any."""
+
+
+def _worker_identity() -> str:
+    """The identity of the worker running the current activity (its client's)."""
+    try:
+        return activity.client().identity
+    except RuntimeError:  # a sync activity, or a test environment without a client
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _retried(info: activity.Info, exc: Exception) -> bool:
+    """Whether Temporal tries the activity again after it raised ``exc``."""
+    policy = info.retry_policy
+    if policy is None:
+        return True
+    if type(exc).__name__ in (policy.non_retryable_error_types or ()):
+        return False
+    return policy.maximum_attempts == 0 or info.attempt < policy.maximum_attempts
 
 
 def _claimed(started: ClaimedStart) -> tuple[str | None, bool]:

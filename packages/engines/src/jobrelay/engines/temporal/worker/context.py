@@ -96,7 +96,7 @@ class WorkflowJobContext(BaseJobContext):
             synced=out.synced, owner=out.owner, sent=update, finished=out.finished
         )
         self._attempt = out.attempt
-        self._recorder.note(RecordUpdate(attempts=out.attempt))
+        self._recorder.attempt_began(out.attempt, out.started_at)
         return TypeAdapter(step_result_type(fn)).validate_json(out.value)
 
     async def _sleep(self, step_id: str, seconds: float | None, until: datetime | None) -> None:

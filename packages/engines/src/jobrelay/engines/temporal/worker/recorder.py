@@ -57,6 +57,9 @@ class Recorder:
         self.progress = 0
         self.message = ""
         self.attempts = 1
+        # When the run's current attempt began (for the attempt log): the body's
+        # start, then the start of the activity attempt that raised ``attempts``.
+        self.attempt_started_at: float | None = None
         self.pending = RecordUpdate()
 
     def status(self) -> WorkflowStatus:
@@ -78,8 +81,16 @@ class Recorder:
                 update = update.model_copy(update={"attempts": None})
             else:
                 self.attempts = attempts
+                self.attempt_started_at = None  # unknown unless attempt_began says
         if self.tracked:
             self.pending = self.pending.merge(update)
+
+    def attempt_began(self, attempt: int, started_at: float | None) -> None:
+        """A step's activity succeeded on its ``attempt``-th try, begun at ``started_at``."""
+        raised = attempt > self.attempts
+        self.note(RecordUpdate(attempts=attempt))
+        if raised:
+            self.attempt_started_at = started_at
 
     def outgoing(self) -> tuple[RecordUpdate | None, EngineJob | None]:
         """What the next activity should write: pending fields, and the record if missing."""
@@ -124,6 +135,9 @@ class Recorder:
             self.progress = 100
         if not self.tracked:
             return
+        finish = finish.model_copy(
+            update={"attempt": self.attempts, "started_at": self.attempt_started_at}
+        )
         update, ensure = self.outgoing()
         record = RecordInput(job_id=self.job.job_id, update=update, ensure=ensure, finish=finish)
         try:

@@ -117,6 +117,7 @@ class JobWorkflow:
             recorder = Recorder(job, tracked=claim.tracked, recorded=recorded)
             module = claim.module
         self._recorder = recorder
+        recorder.attempt_started_at = workflow.now().timestamp()
         definition: JobDefinition | None = None
         ctx: WorkflowJobContext | None = None
         try:
