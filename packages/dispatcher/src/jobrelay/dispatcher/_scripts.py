@@ -138,7 +138,7 @@ ABANDON = (
     INDEX_LUA
     + """
 if redis.call('HGET', KEYS[1], 'dispatch_token') ~= ARGV[2] then return 0 end
-jr_unindex(KEYS[4], KEYS[1], ARGV[1])
+jr_unindex(KEYS[4], KEYS[1], ARGV[1], true)
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == 'temporal' then redis.call('DEL', KEYS[2]) end
 redis.call('ZREM', KEYS[3], ARGV[1])

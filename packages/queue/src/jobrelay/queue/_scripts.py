@@ -143,7 +143,7 @@ if not st then return {-1} end
 if not """
     + _FINISHED
     + """ then return {0, st} end
-jr_unindex(KEYS[1], KEYS[2], ARGV[1])
+jr_unindex(KEYS[1], KEYS[2], ARGV[1], false)
 redis.call('DEL', unpack(KEYS, 2))
 return {1, st}
 """

@@ -75,10 +75,16 @@ local function jr_index(idx, job, job_id, old, retention)
   end
 end
 
--- Drop a job from every set it is in (its record is being deleted).
-local function jr_unindex(idx, job, job_id)
-  local f = redis.call('HMGET', job, 'queue', 'name', 'state')
+-- Drop a job from every set it is in (its record is being deleted). With
+-- ``uncount`` the job never was (a dispatch no engine took): its dispatch
+-- reason is taken back off its minute's count too.
+local function jr_unindex(idx, job, job_id, uncount)
+  local f = redis.call('HMGET', job, 'queue', 'name', 'state', 'created_at', 'reason')
   local queue, name, st = f[1] or '', f[2] or '', f[3] or ''
+  if uncount and f[4] then
+    local k = idx .. ':reasons:' .. math.floor(tonumber(f[4]) / 60)
+    if redis.call('HINCRBY', k, f[5] or '', -1) <= 0 then redis.call('HDEL', k, f[5] or '') end
+  end
   redis.call('ZREM', idx, job_id)
   redis.call('ZREM', idx .. ':state:' .. st, job_id)
   redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. st, job_id)
