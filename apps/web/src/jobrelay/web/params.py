@@ -6,10 +6,13 @@ A value of the wrong shape is refused with a 422 naming the parameter
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query
 from jobrelay.queue import QUEUES
+from pydantic import BeforeValidator, WithJsonSchema
 
 # Queue names are identifiers (``default``, ``data_sync``); an unknown one of
 # the right shape is a 404 from the route.
@@ -26,3 +29,30 @@ QueueQuery = Annotated[
 ]
 WorkerIdPath = Annotated[str, Path(pattern=WORKER_ID_PATTERN)]
 MessageIdPath = Annotated[str, Path(pattern=MESSAGE_ID_PATTERN)]
+
+# What a time filter takes: an ISO 8601 date-time (the route wants its offset),
+# or seconds since the epoch. Pydantic alone would also take a date, a number
+# of milliseconds or "-1e3"; the schema and the check below agree exactly.
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_SECONDS = r"^-?\d{1,10}(\.\d{1,20})?$"
+
+
+def _instant(value: object) -> object:
+    if isinstance(value, str) and not (_DATE_TIME.match(value) or re.fullmatch(_SECONDS, value)):
+        raise ValueError("expected an ISO 8601 date-time (2026-01-31T12:00:00Z) or Unix seconds")
+    return value
+
+
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_instant),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "pattern": _SECONDS},
+            ],
+            "description": "ISO 8601 date-time with an offset, or Unix seconds",
+        }
+    ),
+]

@@ -30,6 +30,7 @@ from jobrelay.dispatcher import (
 from jobrelay.job_engine import JobrelayError
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 Loc = Sequence[str | int]
 
@@ -143,7 +144,41 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         msg = f"the body is not JSON text: {exc.__cause__}"
         return JSONResponse({"detail": _detail(["body"], msg, "json_invalid")}, status_code=422)
+    if exc.status_code == 405:
+        # Starlette's Allow names the methods of the one route it tried, not of the path.
+        given = (exc.headers or {}).get("Allow", "")
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_methods_of(request, given))}
     return await http_exception_handler(request, exc)
+
+
+_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
+
+
+def _methods_of(request: Request, given: str) -> list[str]:
+    """The methods of the app's schema at the request's path (else Starlette's ``given``).
+
+    Read from the schema (built once, then cached by FastAPI), whatever the
+    nesting of the routers; routes left out of the schema keep Starlette's.
+    """
+    path = request.scope.get("path", "")
+    matched = [
+        (template.count("{"), item)
+        for template, item in request.app.openapi().get("paths", {}).items()
+        if compile_path(template)[0].match(path)
+    ]
+    # As OpenAPI matches: a concrete path before a templated one
+    # (/jobs/batch is not /jobs/{job_id}).
+    if not matched:  # a route left out of the schema
+        return sorted({m.strip() for m in given.split(",") if m.strip()})
+    fewest = min(params for params, _ in matched)
+    methods = {
+        key.upper()
+        for params, item in matched
+        if params == fewest
+        for key in item
+        if key.upper() in _METHODS
+    }
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:

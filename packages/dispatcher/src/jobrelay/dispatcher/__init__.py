@@ -25,6 +25,7 @@ from .errors import (
 from .listing import MAX_PAGE, JobList, job_filter
 from .live_workers import LiveWorkers
 from .models import (
+    MAX_DELAY_S,
     BatchResult,
     DispatchReceipt,
     JobAttempt,
@@ -100,6 +101,7 @@ __all__ = [
     "JobStep",
     "TemporalRun",
     "Reason",
+    "MAX_DELAY_S",
     # The operator's job list and bulk actions
     "JobList",
     "job_filter",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -10,6 +9,7 @@ from jobrelay.dispatcher import MAX_PAGE, BulkOutcome, JobList, job_filter
 from jobrelay.queue import JobFilter, JobState
 
 from ..auth import require_token
+from ..params import Instant
 from ..problems import responses
 from .jobs import JobId
 
@@ -24,8 +24,8 @@ def list_filter(
     queue: Annotated[str | None, Query(max_length=100, pattern=_NAME)] = None,
     name: Annotated[str | None, Query(max_length=200, pattern=_NAME)] = None,
     engine: Annotated[Literal["dramatiq", "temporal"] | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="created at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="created at or before (ISO 8601)")] = None,
+    since: Annotated[Instant | None, Query(description="created at or after (ISO 8601)")] = None,
+    until: Annotated[Instant | None, Query(description="created at or before (ISO 8601)")] = None,
 ) -> JobFilter:
     """The filters shared by the list and the bulk actions."""
     return job_filter(state=state, queue=queue, name=name, engine=engine, since=since, until=until)

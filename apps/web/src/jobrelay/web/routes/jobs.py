@@ -3,7 +3,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, status
-from jobrelay.dispatcher import DispatchReceipt, InvalidDispatch, JobDetail, JobRequest
+from jobrelay.dispatcher import (
+    MAX_DELAY_S,
+    DispatchReceipt,
+    InvalidDispatch,
+    JobDetail,
+    JobRequest,
+)
 from jobrelay.job_engine import list_jobs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,13 +20,15 @@ JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
 
 router = APIRouter(dependencies=[Depends(require_token)])
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
+# Seconds; strict: a JSON true is not a delay of one second.
+Delay = Annotated[float | None, Field(ge=0, le=MAX_DELAY_S, strict=True)]
 
 
 class DispatchRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     payload: dict[str, Any] = Field(default_factory=dict)
     job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
-    delay: float | None = Field(None, ge=0)
+    delay: Delay = None
     confirm: Literal["admission", "pickup"] = "admission"
 
 
@@ -32,7 +40,7 @@ class BatchJob(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     payload: dict[str, Any] = Field(default_factory=dict)
     job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
-    delay: float | None = Field(None, ge=0)
+    delay: Delay = None
 
 
 class BatchRequest(BaseModel):
