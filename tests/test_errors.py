@@ -22,6 +22,7 @@ AVAILABILITY = {
     "EngineUnavailable",
     "DispatchUnavailable",
     "StatusUnavailable",
+    "IndexUnavailable",
 }
 
 

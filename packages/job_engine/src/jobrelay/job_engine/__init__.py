@@ -19,8 +19,17 @@ from .errors import (
 )
 from .log_format import JsonLogFormatter, LogFormat, configure_logging
 from .policy import RetryPolicy
-from .registry import collect_jobs, get_job, job, list_jobs
+from .registry import collect_jobs, get_job, job, list_jobs, list_schedules
 from .runner import FAILURE_HOOK_STEP, SUCCESS_HOOK_STEP, execute, run_failure_hook
+from .schedules import (
+    SCHEDULE_ID_PATTERN,
+    Catchup,
+    Overlap,
+    Schedule,
+    schedule_of,
+    scheduled_at_of,
+    tick_job_id,
+)
 from .settings import JobEngineSettings
 from .steps import call_step, resolve_step, step_ref, step_result_type
 
@@ -37,6 +46,15 @@ __all__ = [
     "list_jobs",
     "discover_jobs",
     "BUILTIN_JOBS_PACKAGE",
+    # Schedules
+    "Schedule",
+    "Overlap",
+    "Catchup",
+    "list_schedules",
+    "tick_job_id",
+    "scheduled_at_of",
+    "schedule_of",
+    "SCHEDULE_ID_PATTERN",
     "JobEngineSettings",
     # Writing job bodies
     "JobContext",

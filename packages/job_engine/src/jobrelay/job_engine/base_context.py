@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import JobDefinitionError
+from .schedules import scheduled_at_of
 
 logger = logging.getLogger("jobrelay.job")
 
@@ -35,6 +36,10 @@ class BaseJobContext(ABC):
     @property
     def engine(self) -> str:
         return self._engine
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        return scheduled_at_of(self._job_id)
 
     @property
     @abstractmethod

@@ -26,6 +26,11 @@ class JobContext(Protocol):
     def engine(self) -> str: ...
 
     @property
+    def scheduled_at(self) -> datetime | None:
+        """The tick a schedule fired this job for (UTC); None when no schedule fired it."""
+        ...
+
+    @property
     def cancelled(self) -> bool: ...
 
     @overload

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from .context import JobContext
 from .errors import InvalidPayload, JobDefinitionError
 from .policy import RetryPolicy
+from .schedules import Schedule
 
 JobFunc = Callable[[JobContext, Any], Awaitable[Any]]
 # Hooks run as the job's last step, so they get the same once-only guarantee.
@@ -32,6 +33,7 @@ class JobDefinition:
     time_limit_s: float | None = None
     on_success: SuccessHook | None = None
     on_failure: FailureHook | None = None
+    schedules: tuple[Schedule, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -110,7 +112,8 @@ def build_definition(func: JobFunc, name: str, queue: str, **options: Any) -> Jo
     retries = options.get("retries")
     if retries is not None and retries < 0:
         raise JobDefinitionError(f"job {name!r}: retries must be >= 0")
-    return JobDefinition(
+    schedules = tuple(options.pop("schedules", None) or ())
+    definition = JobDefinition(
         name=name,
         queue=queue,
         func=func,
@@ -118,3 +121,29 @@ def build_definition(func: JobFunc, name: str, queue: str, **options: Any) -> Jo
         result_type=hints.get("return", Any),
         **options,
     )
+    return replace(definition, schedules=_own_schedules(definition, schedules))
+
+
+def _own_schedules(definition: JobDefinition, schedules: tuple[Any, ...]) -> tuple[Schedule, ...]:
+    """The job's schedules, each naming the job, with a payload the job accepts."""
+    owned = []
+    seen: set[str] = set()
+    for schedule in schedules:
+        where = f"job {definition.name!r}"
+        if not isinstance(schedule, Schedule):
+            raise JobDefinitionError(f"{where}: schedules must be Schedule objects")
+        if schedule.job not in (None, definition.name):
+            raise JobDefinitionError(
+                f"{where}: schedule {schedule.id!r} names another job, {schedule.job!r}"
+            )
+        if schedule.id in seen:
+            raise JobDefinitionError(f"{where}: schedule id {schedule.id!r} is used twice")
+        seen.add(schedule.id)
+        try:
+            definition.parse_payload(schedule.payload)
+        except InvalidPayload as exc:
+            raise JobDefinitionError(
+                f"{where}: schedule {schedule.id!r} has a payload the job refuses: {exc}"
+            ) from None
+        owned.append(schedule.model_copy(update={"job": definition.name}))
+    return tuple(owned)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
 from .definition import FailureHook, JobDefinition, JobFunc, SuccessHook, build_definition
 from .errors import JobDefinitionError, UnknownJob
+from .schedules import Schedule
 
 F = TypeVar("F", bound=JobFunc)
 
@@ -26,6 +27,7 @@ def job(
     time_limit_s: float | None = None,
     on_success: SuccessHook | None = None,
     on_failure: FailureHook | None = None,
+    schedules: Sequence[Schedule] = (),
 ) -> Callable[[F], F]:
     """Register an ``async def body(ctx, payload)`` as job ``name`` on ``queue``.
 
@@ -33,6 +35,8 @@ def job(
     parameter's annotation when omitted). Retry and time-limit settings left
     as None take the queue's defaults. ``on_success(job_id, result)`` and
     ``on_failure(job_id, error)`` run once, as the job's last step.
+    ``schedules`` fire the job on their own (each :class:`Schedule`'s payload
+    is checked against the job's model now; ids are unique over all jobs).
     """
 
     def register(func: F) -> F:
@@ -47,6 +51,7 @@ def job(
             time_limit_s=time_limit_s,
             on_success=on_success,
             on_failure=on_failure,
+            schedules=schedules,
         )
         collected: dict[str, JobDefinition] | None = getattr(_collecting, "jobs", None)
         if collected is not None:
@@ -57,10 +62,22 @@ def job(
             raise JobDefinitionError(
                 f"job name {name!r} is taken by {existing.ref}; cannot register {definition.ref}"
             )
+        for schedule in definition.schedules:
+            owner = next(
+                (d.name for d in _jobs.values() if d.name != name and schedule.id in _ids(d)), None
+            )
+            if owner is not None:
+                raise JobDefinitionError(
+                    f"schedule id {schedule.id!r} of job {name!r} is taken by job {owner!r}"
+                )
         _jobs[name] = definition
         return func
 
     return register
+
+
+def _ids(definition: JobDefinition) -> set[str]:
+    return {schedule.id for schedule in definition.schedules}
 
 
 def get_job(name: str) -> JobDefinition:
@@ -74,6 +91,11 @@ def get_job(name: str) -> JobDefinition:
 def list_jobs() -> list[JobDefinition]:
     """Every registered job, sorted by name."""
     return [_jobs[n] for n in sorted(_jobs)]
+
+
+def list_schedules() -> list[Schedule]:
+    """The schedules declared in code (``@job(..., schedules=...)``), sorted by id."""
+    return sorted((s for d in _jobs.values() for s in d.schedules), key=lambda s: s.id)
 
 
 @contextmanager

@@ -86,6 +86,20 @@ class Keys:
         return f"{self.index}:outcomes"
 
     @property
+    def schedules(self) -> str:
+        # Schedules made at run time (the API): id -> Schedule JSON.
+        return f"{self.prefix}schedules"
+
+    @property
+    def paused_schedules(self) -> str:
+        # Schedule id -> "1" paused by an operator, "0" resumed (over its declared ``paused``).
+        return f"{self.prefix}schedules:paused"
+
+    def schedule_state(self, schedule_id: str) -> str:
+        # The scheduler's memory of one schedule: last tick handled, last firing, buffered tick.
+        return f"{self.prefix}schedule:{schedule_id}"
+
+    @property
     def pending(self) -> str:
         return f"{self.prefix}pending"
 

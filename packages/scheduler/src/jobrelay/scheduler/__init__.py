@@ -1,0 +1,18 @@
+"""Schedules fired exactly once per tick, on either engine, by any number of schedulers."""
+
+from .firing import Firing, fire, unfinished
+from .plan import due_ticks, fire_at, handled_until
+from .scheduler import Scheduler
+from .store import ScheduleState, ScheduleStore
+
+__all__ = [
+    "Scheduler",
+    "ScheduleStore",
+    "ScheduleState",
+    "Firing",
+    "fire",
+    "unfinished",
+    "due_ticks",
+    "handled_until",
+    "fire_at",
+]

@@ -1,0 +1,58 @@
+"""Which ticks a scheduler pass fires: catch-up policies and jitter, with a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from jobrelay.job_engine import Schedule
+from jobrelay.scheduler import due_ticks, fire_at, handled_until
+
+NOW = datetime(2026, 1, 1, 0, 1, 0, tzinfo=UTC)
+
+
+def _s(**kw: object) -> Schedule:
+    return Schedule(id="p", every=1, **kw)  # type: ignore[arg-type]
+
+
+def _seconds(ticks: list[datetime]) -> list[int]:
+    return [int((t - NOW).total_seconds()) for t in ticks]
+
+
+def test_ticks_seen_while_watching_fire_however_late_the_pass() -> None:
+    since = NOW - timedelta(minutes=5)
+    assert _seconds(due_ticks(_s(catchup="none"), NOW - timedelta(seconds=3), NOW, since)) == [
+        -2,
+        -1,
+        0,
+    ]
+    assert due_ticks(_s(), NOW, NOW, since) == []
+
+
+def test_after_downtime_each_catchup_policy_does_what_it_says() -> None:
+    last = NOW - timedelta(seconds=30)  # the last tick handled before every scheduler stopped
+    since = NOW - timedelta(seconds=1.5)  # this scheduler started 1.5 s ago
+    assert _seconds(due_ticks(_s(catchup="none"), last, NOW, since)) == [-1, 0]
+    assert _seconds(due_ticks(_s(catchup="latest"), last, NOW, since)) == [-2, -1, 0]
+    assert _seconds(due_ticks(_s(catchup="all"), last, NOW, since)) == list(range(-29, 1))
+    window = _s(catchup="all", catchup_window=timedelta(seconds=10))
+    assert _seconds(due_ticks(window, last, NOW, since)) == list(range(-10, 1))
+
+
+def test_a_long_downtime_walks_only_the_ticks_catchup_needs() -> None:
+    last = NOW - timedelta(days=300)
+    since = NOW - timedelta(seconds=0.5)
+    assert _seconds(due_ticks(_s(catchup="latest"), last, NOW, since)) == [-1, 0]
+    assert handled_until(_s(), last, NOW) == NOW
+
+
+def test_a_tick_waits_for_its_jitter() -> None:
+    jittered = Schedule(id="j", every=60, jitter=timedelta(seconds=50))
+    tick = datetime(2026, 1, 1, 0, 1, 0, tzinfo=UTC)
+    due = fire_at(jittered, tick)
+    assert tick <= due < tick + timedelta(seconds=50)
+    before = due - timedelta(microseconds=1)
+    last = tick - timedelta(seconds=60)
+    assert due_ticks(jittered, last, before, last) == []
+    assert handled_until(jittered, last, before) == last
+    assert due_ticks(jittered, last, due, last) == [tick]
+    assert handled_until(jittered, last, due) == tick
