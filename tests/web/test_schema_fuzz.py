@@ -264,11 +264,33 @@ def test_api(case: schemathesis.Case[Any], base_url: str) -> None:
     case.call_and_validate(base_url=base_url, additional_checks=[names_the_field])
 
 
-# Requests the fuzzing found answered wrong (or, for the delays, a probe it
-# led to), and the 4xx naming the field they get now.
+_DEEP = b'{"name": "demo.countdown", "payload": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001
+
+# Requests the fuzzing found answered wrong (or, for the delays and the JSON
+# Python reads but UTF-8 and strict JSON cannot hold, probes it led to), and
+# the 4xx naming the field they get now. A bytes body is sent as it is.
 FOUND: dict[str, tuple[str, str, Any, list[str | int]]] = {
     # Was a 400 naming nothing (FastAPI could not decode the body).
     "body not UTF-8": ("POST", "/jobs", b"\x86\xca\xa3G", ["body"]),
+    # Was a 400 naming nothing (json.loads ran out of stack).
+    "body nested too deep": ("POST", "/jobs", _DEEP, ["body"]),
+    # Was a 500: the 422 echoing the name could not be encoded as UTF-8.
+    "lone surrogate in a name": ("POST", "/jobs", b'{"name": "\\ud800"}', ["body", "name"]),
+    # Was a 500: the 422 echoing NaN could not be rendered as strict JSON.
+    "NaN delay": ("POST", "/jobs", b'{"name": "demo.countdown", "delay": NaN}', ["body", "delay"]),
+    # Were accepted, for engines that cannot carry them.
+    "lone surrogate in a payload": (
+        "POST",
+        "/jobs",
+        b'{"name": "demo.countdown", "payload": {"x": "\\ud800"}}',
+        ["body", "payload"],
+    ),
+    "Infinity in a payload": (
+        "POST",
+        "/jobs",
+        b'{"name": "demo.countdown", "payload": {"a": [1, {"b": Infinity}]}}',
+        ["body", "payload"],
+    ),
     # Was a 503: Temporal's start delay overflowed; Dramatiq had no worker.
     "delay past a year": (
         "POST",

@@ -6,9 +6,10 @@ A value of the wrong shape is refused with a 422 naming the parameter
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from jobrelay.queue import QUEUES
@@ -56,3 +57,42 @@ Instant = Annotated[
         }
     ),
 ]
+
+
+def json_text(value: Any) -> Any:
+    """``value`` if every engine can carry it as JSON text, else ``ValueError`` saying where.
+
+    Python's json reads what UTF-8 and strict JSON cannot hold: a lone
+    surrogate (``"\\ud800"``) and ``NaN``/``Infinity``; Redis, Temporal and the
+    answers that echo a field would fail on them later.
+    """
+    stack: list[tuple[list[str | int], Any]] = [([], value)]
+    while stack:  # not recursive: json.loads nests as deep as the stack allows
+        path, item = stack.pop()
+        why = None
+        if isinstance(item, str) and not _utf8(item):
+            why = "a lone surrogate (not Unicode text)"
+        elif isinstance(item, float) and not math.isfinite(item):
+            why = "NaN or Infinity (not JSON)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not _utf8(key):
+                    why = "a key with a lone surrogate (not Unicode text)"
+                    break
+                stack.append(([*path, key], child))
+        elif isinstance(item, list):
+            stack.extend(([*path, i], child) for i, child in enumerate(item))
+        if why is not None:
+            # The message must itself be printable: a key at fault is escaped.
+            where = ".".join(str(p) for p in path).encode("utf-8", "backslashreplace").decode()
+            where = where or "the top"
+            raise ValueError(f"{why} at {where}")
+    return value
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
 from jobrelay.dispatcher import (
     DispatchUnavailable,
     IndexUnavailable,
@@ -134,21 +136,60 @@ async def _answer(_: Request, exc: Exception) -> JSONResponse:
         retry_after = getattr(exc, "retry_after_s", 5.0)
         headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
     # The single-request answers keep FastAPI's shape: {"detail": ...}.
-    return JSONResponse({"detail": body["detail"]}, status_code=status, headers=headers)
+    return SafeJSONResponse({"detail": body["detail"]}, status_code=status, headers=headers)
+
+
+class SafeJSONResponse(JSONResponse):
+    """A JSON answer that renders whatever a request put in it.
+
+    An error echoes the input at fault, and JSON text can carry what UTF-8
+    and strict JSON cannot: a lone surrogate (``"\\ud800"``), or ``NaN``
+    (Python's json reads both). Those were 500s; they are escaped instead
+    (``"\\ud800"`` as written, ``"NaN"`` as a string).
+    """
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except (UnicodeEncodeError, ValueError):
+            return super().render(_printable(content))
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
+    return value
+
+
+async def _invalid(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's own answer, rendered so that the input it echoes cannot fail it.
+    return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    # FastAPI answers a JSON body it cannot decode (not UTF-8, say) with a bare
-    # 400 naming nothing; that is a bad field like any other JSON error (422).
-    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
-        msg = f"the body is not JSON text: {exc.__cause__}"
-        return JSONResponse({"detail": _detail(["body"], msg, "json_invalid")}, status_code=422)
+    # FastAPI answers a body it cannot decode (not UTF-8, nested past the
+    # parser's depth) with a bare 400 naming nothing; the body is the field
+    # at fault, as for any other JSON error (422). Only body parsing raises a
+    # 400 from another exception.
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        msg = f"the body is not JSON text this API reads: {exc.__cause__}"
+        return SafeJSONResponse({"detail": _detail(["body"], msg, "json_invalid")}, status_code=422)
+    headers = exc.headers
     if exc.status_code == 405:
         # Starlette's Allow names the methods of the one route it tried, not of the path.
-        given = (exc.headers or {}).get("Allow", "")
-        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_methods_of(request, given))}
-    return await http_exception_handler(request, exc)
+        given = (headers or {}).get("Allow", "")
+        headers = {**(headers or {}), "Allow": ", ".join(_methods_of(request, given))}
+    if not is_body_allowed_for_status_code(exc.status_code):
+        return Response(status_code=exc.status_code, headers=headers)
+    return SafeJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
 _METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
@@ -184,6 +225,7 @@ def _methods_of(request: Request, given: str) -> list[str]:
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
     for error in (
         InvalidPayload,
         InvalidDispatch,

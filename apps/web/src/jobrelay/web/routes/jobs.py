@@ -11,9 +11,10 @@ from jobrelay.dispatcher import (
     JobRequest,
 )
 from jobrelay.job_engine import list_jobs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ..auth import require_token
+from ..params import json_text
 from ..problems import problem
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
@@ -22,11 +23,14 @@ router = APIRouter(dependencies=[Depends(require_token)])
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
 # Seconds; strict: a JSON true is not a delay of one second.
 Delay = Annotated[float | None, Field(ge=0, le=MAX_DELAY_S, strict=True)]
+# Text and JSON every engine can carry (no lone surrogate, no NaN): 422, not a 500 later.
+JobName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(json_text)]
+Payload = Annotated[dict[str, Any], AfterValidator(json_text)]
 
 
 class DispatchRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    payload: dict[str, Any] = Field(default_factory=dict)
+    name: JobName
+    payload: Payload = Field(default_factory=dict)
     job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
     delay: Delay = None
     confirm: Literal["admission", "pickup"] = "admission"
@@ -37,8 +41,8 @@ class BatchJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    payload: dict[str, Any] = Field(default_factory=dict)
+    name: JobName
+    payload: Payload = Field(default_factory=dict)
     job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
     delay: Delay = None
 
