@@ -365,6 +365,12 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     await expect(title).to_have_text(failed_state, timeout=WAIT_MS)
     await expect(page.locator("pre.error-box")).to_contain_text("not allowed yet")
     await expect(page.locator("button[data-action=cancel]")).to_be_disabled()
+    attempts = page.locator("table.attempts tbody tr[data-attempt]")
+    await expect(attempts).to_have_count(1)
+    await expect(attempts.first).to_contain_text("not allowed yet")
+    await expect(page.locator("svg.timeline rect.span")).to_have_count(1)
+    gate_step = page.locator("table.steps tr[data-step=gate]")
+    await expect(gate_step.locator(".badge")).to_have_text("failed")
     await tab.shot("job-failed")
     gates.set(f"{prefix}{failing}:ok", 1)
     await page.click("button[data-action=retry]")
@@ -372,6 +378,12 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     await expect(title).to_have_text("succeeded", timeout=WAIT_MS)
     await expect(page.locator("#job-result")).to_have_text('"passed"')
     await expect(page.locator("button[data-action=retry]")).to_be_disabled()
+    # The second attempt joins the first on the timeline; the step ran again and passed.
+    await expect(attempts).to_have_count(2)
+    await expect(attempts.last).to_have_attribute("data-outcome", "succeeded")
+    await expect(page.locator("svg.timeline rect.span")).to_have_count(2)
+    await expect(gate_step.locator(".badge")).to_have_text("succeeded")
+    await expect(gate_step).to_contain_text('"passed"')
     await tab.shot("job-succeeded")
     assert (await api.get(f"/jobs/{failing}")).json()["state"] == "succeeded"
 
@@ -391,6 +403,33 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     await tab.shot("dead-letters-after")
     left = (await api.get("/dead-letters?queue=default")).json()
     assert [letter["job_id"] for letter in left] == [failing]
+
+    # The job that fell back: its Temporal workflow, waiting for a Temporal worker
+    # (data_sync has none).
+    await page.goto(f"{base_url}/ui/#/job/{fell_back}")
+    await expect(title).to_have_text("queued", timeout=WAIT_MS)
+    fields = page.locator("dl.fields")
+    await expect(fields).to_contain_text("Temporal workflow")
+    await expect(fields).to_contain_text(fell_back)
+    await expect(fields).to_contain_text("no_live_worker")
+    await tab.shot("job-temporal")
+
+    # Cancel: a job that waits (an hour's delay) stops at once, no worker involved.
+    later = f"later-{run}"
+    answer = await api.post(
+        "/jobs",
+        json={"name": "web.gated", "payload": {"key": later}, "job_id": later, "delay": 3600},
+    )
+    assert answer.status_code == 202, answer.text
+    await page.goto(f"{base_url}/ui/#/job/{later}")
+    await expect(title).to_have_text("queued", timeout=WAIT_MS)
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.click("button[data-action=cancel]")
+    await expect(title).to_have_text("cancelled", timeout=WAIT_MS)
+    await expect(page.locator("#flash .flash.ok")).to_contain_text("Cancelled.")
+    await expect(page.locator("button[data-action=retry]")).to_be_enabled()
+    await tab.shot("job-cancelled")
+    assert (await api.get(f"/jobs/{later}")).json()["state"] == "cancelled"
 
     assert all(url.startswith(base_url) for url in tab.requests), [
         url for url in tab.requests if not url.startswith(base_url)

@@ -117,10 +117,11 @@ export function attemptTimeline(history) {
   spans.forEach(({ a, start, end }, i) => {
     const top = 6 + i * rowH;
     const x0 = x(start.getTime());
-    const x1 = Math.max(x((end || now).getTime()), x0 + 3);
+    const x1 = Math.max(x((end || now).getTime()), x0 + 6);
     const outcome = a.outcome || (end ? "unknown" : "running");
     rows.append(
-      s("text", { x: 6, y: top + 15, class: "axis" }, `#${a.attempt} ${a.engine || ""}`),
+      // Numbered in order: a retried job starts again at attempt 1.
+      s("text", { x: 6, y: top + 15, class: "axis" }, `${i + 1}. ${a.engine || ""}${a.step ? ` · ${a.step}` : ""}`),
       s("rect", { x: x0, y: top + 3, width: x1 - x0, height: rowH - 8, rx: 3, class: `span ${outcome}` },
         s("title", {}, `attempt ${a.attempt} on ${a.engine || "?"} ${a.worker ? `(${a.worker})` : ""}: ${outcome}, ${clock(a.started_at)} → ${end ? clock(a.ended_at) : "now"}`)),
     );

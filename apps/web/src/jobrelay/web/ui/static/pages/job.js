@@ -14,9 +14,9 @@ function seconds(a, b) {
   return start && end ? (end - start) / 1000 : null;
 }
 
-// A step's result on one line (the API truncates long ones already).
+// A step's result on one line: the API sends it as JSON text, cut when long.
 function compact(value) {
-  const text = JSON.stringify(value);
+  const text = typeof value === "string" ? value : JSON.stringify(value);
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
@@ -48,12 +48,15 @@ function attempts(history) {
   return h("div", {},
     attemptTimeline(history),
     table(
-      ["#", "Engine", "Worker", "Started", "Ended", "Took", "Outcome", "Error"],
-      history.map((a) =>
+      ["#", "Attempt", "Engine", "Worker", "Step", "Started", "Ended", "Took", "Outcome", "Error"],
+      history.map((a, i) =>
         h("tr", { "data-attempt": a.attempt, "data-outcome": a.outcome || "" },
+          h("td", { class: "num" }, String(i + 1)),
           h("td", { class: "num" }, String(a.attempt)),
           h("td", {}, a.engine ? badge(a.engine, a.engine) : "—"),
           h("td", {}, a.worker ? h("code", {}, a.worker) : "—"),
+          // On Temporal an attempt may be one step's activity, not the whole run.
+          h("td", {}, a.step ? h("code", {}, a.step) : "—"),
           h("td", {}, clock(a.started_at)),
           h("td", {}, clock(a.ended_at)),
           h("td", {}, duration(seconds(a.started_at, a.ended_at))),
@@ -72,19 +75,20 @@ function attempts(history) {
 function steps(list) {
   if (!list) return notice("This server does not report steps.");
   return table(
-    ["Step", "State", "Attempts", "Took", "Result", "Error"],
+    ["Step", "State", "Runs", "Started", "Took", "Result", "Error"],
     list.length
       ? list.map((step) =>
           h("tr", { "data-step": step.step_id },
             h("td", {}, h("code", {}, step.step_id)),
             h("td", {}, badge(step.state)),
             h("td", { class: "num" }, String(step.attempts ?? "—")),
+            h("td", {}, clock(step.started_at)),
             h("td", {}, step.duration_ms === null || step.duration_ms === undefined ? "—" : duration(step.duration_ms / 1000)),
             h("td", {}, step.result === undefined || step.result === null ? "—" : h("code", { class: "result" }, compact(step.result))),
             h("td", { class: "error-cell" }, step.error || ""),
           ),
         )
-      : empty(6, "No step has run."),
+      : empty(7, "No step has run."),
     { class: "steps" },
   );
 }
@@ -109,6 +113,8 @@ export async function renderJob(visit, params, jobId) {
     }
     last = null; // show the new state even if the record reads the same
     await load();
+    // A job no worker had started yet is cancelled on the spot: say so.
+    if (action === "cancel" && last && JSON.parse(last).state === "cancelled") flash("Cancelled.", "ok");
   };
 
   const render = (job) => {
