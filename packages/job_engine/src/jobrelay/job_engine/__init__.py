@@ -17,6 +17,16 @@ from .errors import (
     ServiceUnavailable,
     UnknownJob,
 )
+from .flow import (
+    PRIORITY_NAMES,
+    WHOLE_JOB_KEY,
+    FlowControl,
+    FlowKeys,
+    KeySource,
+    Rate,
+    parse_rate,
+    priority_key,
+)
 from .log_format import JsonLogFormatter, LogFormat, configure_logging
 from .policy import RetryPolicy
 from .registry import collect_jobs, get_job, job, list_jobs, list_schedules
@@ -56,6 +66,15 @@ __all__ = [
     "schedule_of",
     "SCHEDULE_ID_PATTERN",
     "JobEngineSettings",
+    # Flow control
+    "FlowControl",
+    "FlowKeys",
+    "KeySource",
+    "Rate",
+    "parse_rate",
+    "priority_key",
+    "PRIORITY_NAMES",
+    "WHOLE_JOB_KEY",
     # Writing job bodies
     "JobContext",
     "PermanentError",

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ValidationError
 
 from .context import JobContext
 from .errors import InvalidPayload, JobDefinitionError
+from .flow import FlowControl, FlowKeys, build_flow
 from .policy import RetryPolicy
 from .schedules import Schedule
 
@@ -34,6 +35,8 @@ class JobDefinition:
     on_success: SuccessHook | None = None
     on_failure: FailureHook | None = None
     schedules: tuple[Schedule, ...] = ()
+    flow: FlowControl = field(default_factory=FlowControl)
+    """Keyed concurrency, rate limit and uniqueness window (``jobrelay.job_engine.flow``)."""
 
     @property
     def ref(self) -> str:
@@ -73,6 +76,20 @@ class JobDefinition:
             return parsed.model_dump(mode="json")
         return dict(parsed)
 
+    def flow_keys(self, data: dict[str, Any]) -> FlowKeys:
+        """The flow-control keys of a payload in its JSON form (``dump_payload``'s).
+
+        Raises :class:`InvalidPayload` when the payload does not fit, or a key
+        function fails on it.
+        """
+        flow = self.flow
+        needs_model = any(
+            key is not None and callable(key.source)
+            for key in (flow.concurrency_key, flow.rate_key, flow.unique_key)
+        )
+        parsed = self.parse_payload(data) if needs_model else data
+        return flow.keys(self.name, data, parsed)
+
     def retry_policy(self, default: RetryPolicy) -> RetryPolicy:
         """This job's policy: its own settings over the queue's ``default``."""
         policy = default
@@ -83,6 +100,17 @@ class JobDefinition:
         if self.max_backoff_s is not None:
             policy = replace(policy, max_backoff_s=self.max_backoff_s)
         return policy
+
+
+# The @job arguments build_flow checks.
+_FLOW_OPTIONS = (
+    "concurrency_limit",
+    "concurrency_key",
+    "rate_limit",
+    "rate_key",
+    "unique_for",
+    "unique_key",
+)
 
 
 def build_definition(func: JobFunc, name: str, queue: str, **options: Any) -> JobDefinition:
@@ -113,12 +141,18 @@ def build_definition(func: JobFunc, name: str, queue: str, **options: Any) -> Jo
     if retries is not None and retries < 0:
         raise JobDefinitionError(f"job {name!r}: retries must be >= 0")
     schedules = tuple(options.pop("schedules", None) or ())
+    flow = build_flow(
+        f"job {name!r}",
+        payload_model,
+        **{key: options.pop(key, None) for key in _FLOW_OPTIONS},
+    )
     definition = JobDefinition(
         name=name,
         queue=queue,
         func=func,
         payload_model=payload_model,
         result_type=hints.get("return", Any),
+        flow=flow,
         **options,
     )
     return replace(definition, schedules=_own_schedules(definition, schedules))

@@ -3,10 +3,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TypeVar
 
 from .definition import FailureHook, JobDefinition, JobFunc, SuccessHook, build_definition
 from .errors import JobDefinitionError, UnknownJob
+from .flow import KeySource
 from .schedules import Schedule
 
 F = TypeVar("F", bound=JobFunc)
@@ -28,6 +30,12 @@ def job(
     on_success: SuccessHook | None = None,
     on_failure: FailureHook | None = None,
     schedules: Sequence[Schedule] = (),
+    concurrency_limit: int | None = None,
+    concurrency_key: KeySource | None = None,
+    rate_limit: str | None = None,
+    rate_key: KeySource | None = None,
+    unique_for: timedelta | float | None = None,
+    unique_key: KeySource | None = None,
 ) -> Callable[[F], F]:
     """Register an ``async def body(ctx, payload)`` as job ``name`` on ``queue``.
 
@@ -37,6 +45,14 @@ def job(
     ``on_failure(job_id, error)`` run once, as the job's last step.
     ``schedules`` fire the job on their own (each :class:`Schedule`'s payload
     is checked against the job's model now; ids are unique over all jobs).
+
+    Flow control (README, Flow control), across both engines: at most
+    ``concurrency_limit`` jobs with one ``concurrency_key`` run at once;
+    ``rate_limit`` (``"100/m"``, ``/s``, ``/h``) spaces starts per
+    ``rate_key``; a dispatch within ``unique_for`` of the first with the same
+    ``unique_key`` is deduplicated to it. A key is a payload field name, a
+    format string over the fields, or a function of the payload; without
+    one, all jobs of the name share one key. Each is checked now.
     """
 
     def register(func: F) -> F:
@@ -52,6 +68,12 @@ def job(
             on_success=on_success,
             on_failure=on_failure,
             schedules=schedules,
+            concurrency_limit=concurrency_limit,
+            concurrency_key=concurrency_key,
+            rate_limit=rate_limit,
+            rate_key=rate_key,
+            unique_for=unique_for,
+            unique_key=unique_key,
         )
         collected: dict[str, JobDefinition] | None = getattr(_collecting, "jobs", None)
         if collected is not None:
