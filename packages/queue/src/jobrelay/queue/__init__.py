@@ -18,6 +18,7 @@ from .errors import (
     ServiceUnavailable,
     UnknownQueue,
 )
+from .flow import Entry, FlowCounts, FlowGate, LeaseKeeper, Slot, Verdict
 from .health import RedisHealth
 from .history import (
     AttemptEntry,
@@ -91,6 +92,13 @@ __all__ = [
     "JobFilter",
     "JobPage",
     "INDEX_LUA",
+    # Flow control
+    "FlowGate",
+    "LeaseKeeper",
+    "Slot",
+    "Entry",
+    "Verdict",
+    "FlowCounts",
     # Workers
     "WorkerRegistry",
     "WorkerInfo",

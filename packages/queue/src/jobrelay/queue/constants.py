@@ -99,6 +99,28 @@ class Keys:
         # The scheduler's memory of one schedule: last tick handled, last firing, buffered tick.
         return f"{self.prefix}schedule:{schedule_id}"
 
+    # Flow control (flow.py): concurrency slots, the rate limiter, uniqueness windows.
+
+    def flow_slots(self, name: str, key: str) -> str:
+        # "{job_id}|{engine}" -> when its lease ends (Redis time, ms).
+        return f"{self.prefix}flow:slots:{name}:{key}"
+
+    def flow_waiting(self, name: str) -> str:
+        # Jobs of ``name`` told to wait for a slot -> when that answer goes stale (ms).
+        return f"{self.prefix}flow:waiting:{name}"
+
+    def flow_rate(self, name: str, key: str) -> str:
+        # The rate limiter of one key: tat (next conforming start), next (next turn promised).
+        return f"{self.prefix}flow:rate:{name}:{key}"
+
+    def flow_throttled(self, name: str) -> str:
+        # Jobs of ``name`` told to wait for their turn -> when that answer goes stale (ms).
+        return f"{self.prefix}flow:throttled:{name}"
+
+    def flow_unique(self, name: str, key: str) -> str:
+        # The first job id dispatched with ``key`` in the uniqueness window (PX the window).
+        return f"{self.prefix}flow:unique:{name}:{key}"
+
     @property
     def pending(self) -> str:
         return f"{self.prefix}pending"

@@ -45,6 +45,11 @@ class QueueSettings(BaseSettings):
     heartbeat_ttl_s: float = Field(
         10.0, gt=0, validation_alias=AliasChoices("WORKER_HEARTBEAT_TTL_S", "heartbeat_ttl_s")
     )
+    # A concurrency slot's lease: renewed while its job runs, so a dead worker's
+    # slot frees within this long. Both engines' workers read it.
+    flow_lease_s: float = Field(
+        30.0, gt=0, validation_alias=AliasChoices("JOBRELAY_FLOW_LEASE_S", "flow_lease_s")
+    )
 
     # TLS for rediss:// URLs: the CA that signed the server's certificate, a
     # client certificate and key (mutual TLS), and whether to verify the server.
