@@ -357,7 +357,28 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     others = page.locator(f"#job-list tr[data-job]:not([data-state={failed_state}])")
     await expect(others).to_have_count(0)
     assert f"state={failed_state}" in page.url
+    filtered = page.url
     await tab.shot("jobs-filtered")
+
+    # Paging: two at a time through the five web.gated jobs of the default queue, and back.
+    await page.goto(f"{base_url}/ui/#/jobs?name=web.gated&queue=default&limit=2")
+    await expect(page.locator("#job-filters select[name=limit]")).to_have_value("2")
+    seen: list[str] = []
+    for _ in range(3):
+        await expect(rows.first).to_be_visible(timeout=WAIT_MS)
+        page_ids = [await row.get_attribute("data-job") or "" for row in await rows.all()]
+        assert page_ids and not set(page_ids) & set(seen), (page_ids, seen)
+        seen += page_ids
+        more = page.locator("button[data-action=next-page]")
+        if await more.is_disabled():
+            break
+        await more.click()
+        await expect(rows.first).not_to_have_attribute("data-job", page_ids[0])
+    assert sorted(seen) == sorted([*passing, failing, lettered])
+    await page.click("button[data-action=previous-page]")
+    await expect(rows.first).to_have_attribute("data-job", seen[2])
+    await tab.shot("jobs-paged")
+    await page.goto(filtered)
 
     # The failed job: its attempt and step, then retry once its gate is open.
     await page.click(f"tr[data-job='{failing}'] a")
@@ -400,9 +421,14 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.locator("button[data-action=purge]").click()
     await expect(letters).to_have_count(1, timeout=WAIT_MS)
-    await tab.shot("dead-letters-after")
     left = (await api.get("/dead-letters?queue=default")).json()
     assert [letter["job_id"] for letter in left] == [failing]
+    # Its job succeeded since (retried from its page): "Retry all" leaves it, saying why.
+    await page.click("button[data-action=retry-all]")
+    await expect(page.locator("#flash .flash.warn")).to_contain_text("Retried 0; 1 left")
+    await expect(page.locator("#flash .flash.warn")).to_contain_text("succeeded")
+    await expect(letters).to_have_count(1)
+    await tab.shot("dead-letters-after")
 
     # The job that fell back: its Temporal workflow, waiting for a Temporal worker
     # (data_sync has none).

@@ -23,11 +23,13 @@ function localInput(iso) {
   return local.toISOString().slice(0, 16);
 }
 
-function select(name, label, options, value) {
+function select(name, label, options, value, any = true) {
+  // A value from the address that the list lacks (limit=10, say) stays chosen.
+  const all = value && !options.includes(value) ? [...options, value] : options;
   return h("label", {}, label,
     h("select", { name },
-      h("option", { value: "" }, "any"),
-      options.map((o) => h("option", { value: o, selected: o === value }, o)),
+      any ? h("option", { value: "" }, "any") : null,
+      all.map((o) => h("option", { value: o, selected: o === value }, o)),
     ),
   );
 }
@@ -41,7 +43,7 @@ function filterForm(filters, queues, names) {
     select("engine", "Engine", ["dramatiq", "temporal"], filters.engine),
     h("label", {}, "Since", h("input", { name: "since", type: "datetime-local", value: localInput(filters.since) })),
     h("label", {}, "Until", h("input", { name: "until", type: "datetime-local", value: localInput(filters.until) })),
-    select("limit", "Per page", ["25", "50", "100", "200"], filters.limit || "50"),
+    select("limit", "Per page", ["25", "50", "100", "200"], filters.limit || "50", false),
     h("div", { class: "buttons" },
       h("button", { type: "submit", class: "primary" }, "Filter"),
       h("a", { href: "#/jobs", class: "button" }, "Clear"),
@@ -138,8 +140,8 @@ export async function renderJobs(visit, params) {
       { class: "jobs", id: "job-list" },
     ),
     h("nav", { class: "pager" },
-      h("button", { disabled: !cursor, onclick: () => go(trail.length ? trail[trail.length - 1] : "") }, "← Previous"),
-      h("span", { class: "muted" }, `${page.items.length} shown${cursor ? "" : " · first page"}`),
+      h("button", { disabled: !cursor, "data-action": "previous-page", onclick: () => go(trail.length ? trail[trail.length - 1] : "") }, "← Previous"),
+      h("span", { class: "muted" }, `${page.items.length} shown · ${cursor ? `page ${trail.length + 1}` : "first page"}`),
       h("button", {
         disabled: !page.next_cursor,
         "data-action": "next-page",
