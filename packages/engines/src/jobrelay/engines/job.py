@@ -22,3 +22,6 @@ class EngineJob(BaseModel):
     claim_first: bool = False
     """Redis may hold this job too (a write whose reply was lost): the Temporal
     run must win the owner claim before it runs anything, waiting for Redis."""
+    priority: int | None = None
+    """Its priority key, 1 (first) to 5 (last); None is the default, 3. Dramatiq
+    queues it in that priority's lane, Temporal starts it with that priority."""

@@ -5,7 +5,7 @@ maintenance) is ``jobrelay.engines.dramatiq.worker``; a process that only
 dispatches never imports it.
 """
 
-from .broker import DramatiqKeys, MessageAck, make_broker
+from .broker import PRIORITY_OPTION, DramatiqKeys, JobrelayBroker, MessageAck, make_broker
 from .deadletter import DeadLetter
 from .messages import actor_name
 from .producer import WAKEUP_DELAY_S, DramatiqAdapter
@@ -13,6 +13,8 @@ from .producer import WAKEUP_DELAY_S, DramatiqAdapter
 __all__ = [
     # Broker
     "make_broker",
+    "JobrelayBroker",
+    "PRIORITY_OPTION",
     "DramatiqKeys",
     "MessageAck",
     # Sending

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any, NamedTuple
+from uuid import uuid4
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import xq_name
+from dramatiq.common import q_name, xq_name
+from dramatiq.message import Message
 from dramatiq.middleware import (
     AgeLimit,
     AsyncIO,
@@ -23,6 +25,60 @@ from jobrelay.queue import QueueSettings, redis_client
 # Milliseconds without a broker heartbeat before Dramatiq's maintenance gives a
 # dead worker's unacked messages to another worker.
 DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000
+
+# The message option carrying a job's priority key (1 first .. 5 last; absent: 3).
+PRIORITY_OPTION = "jobrelay_priority"
+NORMAL_PRIORITY = 3
+PRIORITIES = (1, 2, 3, 4, 5)
+
+# A message on its priority's lane, and a wake-up token for an idle consumer
+# (as ADMIT does). KEYS: messages hash, lane list, wake-up list. ARGV: id, data.
+_ENQUEUE = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+if redis.call('LLEN', KEYS[3]) < 8 then redis.call('RPUSH', KEYS[3], '1') end
+"""
+
+
+def priority_of(options: dict[str, Any]) -> int:
+    """The priority key a message's options carry (3, the default, when none or bad)."""
+    value = options.get(PRIORITY_OPTION)
+    return value if isinstance(value, int) and value in PRIORITIES else NORMAL_PRIORITY
+
+
+class JobrelayBroker(RedisBroker):
+    """Dramatiq's Redis broker, with priority lanes and a wake-up on every enqueue.
+
+    A message that is due now goes on its priority's lane (``DramatiqKeys.lane``:
+    the queue's own list for the default priority) with a wake-up token for an
+    idle consumer, in one script: a delayed message moved to its queue when
+    due, a retry, a woken sleeper keep their priority and are fetched at once
+    rather than after the consumer's backoff. Jobrelay's consumer fetches the
+    lanes in priority order. Delayed messages go through Dramatiq unchanged.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self._enqueue_lane = self.client.register_script(_ENQUEUE)
+
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        queue_name = message.queue_name
+        if delay is not None or q_name(queue_name) != queue_name:
+            return super().enqueue(message, delay=delay)
+        # What RedisBroker.enqueue does for an undelayed message, on its lane.
+        message = message.copy(options={"redis_message_id": str(uuid4())})
+        self.emit_before("enqueue", message, delay)
+        keys = DramatiqKeys(self.namespace)
+        self._enqueue_lane(
+            keys=[
+                keys.messages(queue_name),
+                keys.lane(queue_name, priority_of(message.options)),
+                keys.wake(queue_name),
+            ],
+            args=[message.options["redis_message_id"], message.encode()],
+        )
+        self.emit_after("enqueue", message, delay)
+        return message
 
 
 def make_broker(
@@ -50,7 +106,7 @@ def make_broker(
         AsyncIO(),
         CurrentMessage(),
     ]
-    return RedisBroker(  # type: ignore[no-untyped-call]
+    return JobrelayBroker(
         client=client or redis_client(settings),
         middleware=middleware,
         namespace=settings.keys.dramatiq_namespace,
@@ -76,6 +132,25 @@ class DramatiqKeys(NamedTuple):
     def messages(self, queue_name: str) -> str:
         """The hash of ``queue_name``'s encoded messages by their Redis message id."""
         return f"{self.namespace}:{queue_name}.msgs"
+
+    def lane(self, queue_name: str, priority: int) -> str:
+        """The list of ``queue_name``'s ready message ids of one priority (1 first .. 5 last).
+
+        The default priority's lane is the queue's own list; the others are
+        jobrelay's (not Dramatiq's), their messages in the queue's hash.
+        """
+        if priority == NORMAL_PRIORITY:
+            return self.queue(queue_name)
+        return f"{self.namespace}:{queue_name}.jobrelay-p{priority}"
+
+    def lanes(self, queue_name: str) -> list[str]:
+        """Every lane of ``queue_name``, in the order a consumer takes from them."""
+        return [self.lane(queue_name, priority) for priority in PRIORITIES]
+
+    @property
+    def heartbeats(self) -> str:
+        """Broker id -> the time of its last command (Dramatiq's liveness of workers)."""
+        return f"{self.namespace}:__heartbeats__"
 
     def wake(self, queue_name: str) -> str:
         """jobrelay's own list of wake-up tokens for ``queue_name``'s idle consumers.

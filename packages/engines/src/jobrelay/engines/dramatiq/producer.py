@@ -13,6 +13,7 @@ from dramatiq.errors import DecodeError
 from jobrelay.job_engine import get_job
 from jobrelay.queue import (
     QUEUES,
+    FlowGate,
     JobStore,
     QueueSettings,
     QueueSpec,
@@ -22,6 +23,7 @@ from jobrelay.queue import (
 
 from ..job import EngineJob
 from ..tracing import TRACE_OPTION, current_carrier
+from .broker import NORMAL_PRIORITY, PRIORITY_OPTION
 from .deadletter import DeadLetter, read_dead_letters, remove_dead_letter
 from .messages import actor_name, message_args, message_options, policy_options, queue_policy
 
@@ -99,6 +101,8 @@ class DramatiqAdapter:
         """
         definition = get_job(job.name)
         options = message_options(definition, get_queue(job.queue))
+        if job.priority is not None and job.priority != NORMAL_PRIORITY:
+            options[PRIORITY_OPTION] = job.priority
         carrier = current_carrier()
         if carrier:
             options[TRACE_OPTION] = carrier
@@ -171,6 +175,9 @@ class DramatiqAdapter:
                         self.store,
                         clock=self._clock,
                         sleep_threshold_s=self._sleep_threshold_s,
+                        gate=FlowGate(
+                            self.store.client, self.store.keys, lease_s=self.settings.flow_lease_s
+                        ),
                     )
                 runner = self._runner
         return runner

@@ -42,6 +42,7 @@ from jobrelay.queue.codec import text
 from ..broker import DramatiqKeys, MessageAck
 from ..deadletter import dead_letter_raw
 from .group_commit import GroupCommit
+from .maintenance import beat_and_maintain
 from .success_ack import SuccessAck
 
 logger = logging.getLogger("jobrelay.dramatiq")
@@ -61,6 +62,29 @@ redis.call('hdel', KEYS[2], ARGV[1])
 redis.call('hset', KEYS[4], ARGV[2], ARGV[3])
 redis.call('rpush', KEYS[3], ARGV[2])
 return 1
+"""
+
+
+# Dramatiq's "fetch" over the queue's priority lanes, first to last (the
+# default priority's lane is the queue's own list), with its heartbeat.
+# KEYS: the lanes, then the acks set, the messages hash, the heartbeats zset.
+# ARGV: how many, now (ms), broker id.
+_FETCH_LANES = """
+local lanes = #KEYS - 3
+local acks, messages = KEYS[lanes + 1], KEYS[lanes + 2]
+redis.call('zadd', KEYS[lanes + 3], ARGV[2], ARGV[3])
+local want = tonumber(ARGV[1])
+local ids = {}
+for lane = 1, lanes do
+  while #ids < want do
+    local id = redis.call('lpop', KEYS[lane])
+    if not id then break end
+    ids[#ids + 1] = id
+    redis.call('sadd', acks, id)
+  end
+end
+if #ids == 0 then return {} end
+return redis.call('hmget', messages, unpack(ids))
 """
 
 
@@ -84,20 +108,36 @@ def _success_of(message: MessageProxy) -> _Success | None:
     return message.__dict__.get(_SUCCESS_ATTR)
 
 
+# Message options of flow control (a job waiting for a slot or its turn): how
+# often it waited, and whether it was given a turn. A new attempt starts afresh.
+FLOW_WAITS_OPTION = "jobrelay_flow_waits"
+FLOW_TURN_OPTION = "jobrelay_flow_turn"
+_FLOW_OPTIONS = (FLOW_WAITS_OPTION, FLOW_TURN_OPTION)
+
+
 @dataclass(frozen=True)
 class _Redelivery:
     delay_ms: int | None
     """None: back to its queue now, as the same attempt."""
     counts: bool = True
     """Whether the delayed copy is the next attempt or this one again."""
+    options: dict[str, Any] | None = None
+    """Options the copy carries on top of the message's own."""
 
 
-def retry_on_ack(message: MessageProxy, delay_ms: int, *, counts: bool = True) -> None:
+def retry_on_ack(
+    message: MessageProxy,
+    delay_ms: int,
+    *,
+    counts: bool = True,
+    options: dict[str, Any] | None = None,
+) -> None:
     """Have the ack of ``message`` also enqueue a copy due in ``delay_ms``.
 
-    The copy is the next attempt, or with ``counts=False`` this attempt again.
+    The copy is the next attempt, or with ``counts=False`` this attempt again;
+    it carries ``options`` on top of the message's own.
     """
-    setattr(message, _REDELIVERY_ATTR, _Redelivery(max(1, delay_ms), counts))
+    setattr(message, _REDELIVERY_ATTR, _Redelivery(max(1, delay_ms), counts, options))
 
 
 def requeue_on_ack(message: MessageProxy) -> None:
@@ -131,8 +171,10 @@ class JobConsumer(_RedisConsumer):
         queue_name: str,
         prefetch: int,
         timeout: int,
+        fetch_lanes: redis.commands.core.Script | None = None,
     ) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        self._fetch_lanes = fetch_lanes
         # Delayed messages (name.DQ) are not enqueued with a token: they poll.
         self._wake_key = (
             None
@@ -173,11 +215,16 @@ class JobConsumer(_RedisConsumer):
         retry = message.copy(
             queue_name=delayed_queue,
             options={
+                **(redelivery.options or {}),
                 "retries": int(message.options.get("retries", 0)) + int(redelivery.counts),
                 "eta": current_millis() + delay_ms,
                 "redis_message_id": str(uuid.uuid4()),
             },
         )
+        if redelivery.counts:
+            # The next attempt waits for its slot and turn afresh.
+            for option in _FLOW_OPTIONS:
+                retry.options.pop(option, None)
         ack = MessageAck.of(self.broker, self.queue_name, redis_id)
         keys = DramatiqKeys(self.broker.namespace)
         self._retry_ack(
@@ -231,8 +278,8 @@ class JobConsumer(_RedisConsumer):
                     self._idle(backoff_ms / 1000)
                     return None
                 if self.outstanding_message_count < self.prefetch:
-                    self.message_cache = messages = self.broker.do_fetch(
-                        self.queue_name, self.prefetch - self.outstanding_message_count
+                    self.message_cache = messages = self._fetch(
+                        self.prefetch - self.outstanding_message_count
                     )
                 if not messages:
                     self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
@@ -240,6 +287,33 @@ class JobConsumer(_RedisConsumer):
                     return None
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+    def _fetch(self, count: int) -> list[bytes | None]:
+        """Up to ``count`` messages, from the highest priority's lane down.
+
+        Dramatiq's own fetch for the delay queue, which has no lanes. Its fetch
+        runs the broker's maintenance on a fraction of calls: so does this.
+        """
+        broker = self.broker
+        if self._fetch_lanes is None or self._wake_key is None:
+            fetched: list[bytes | None] = broker.do_fetch(self.queue_name, count)
+            return fetched
+        if broker._should_do_maintenance("fetch"):
+            try:
+                beat_and_maintain(broker, [self.queue_name])
+            except RedisUnavailable as exc:
+                raise redis.ConnectionError(str(exc)) from exc
+        keys = DramatiqKeys(broker.namespace)
+        fetched = self._fetch_lanes(
+            keys=[
+                *keys.lanes(self.queue_name),
+                keys.acks(broker.broker_id, self.queue_name),
+                keys.messages(self.queue_name),
+                keys.heartbeats,
+            ],
+            args=[min(count, broker._max_unpack_size()), current_millis(), broker.broker_id],
+        )
+        return fetched
 
     def _paused(self) -> bool:
         if self._wake_key is None:
@@ -251,7 +325,13 @@ class JobConsumer(_RedisConsumer):
 
     def _idle(self, seconds: float) -> None:
         """Wait up to ``seconds`` for new work: a wake-up token, or the time running out."""
-        if self._wake_key is None or self.outstanding_message_count >= self.prefetch:
+        if self._wake_key is None:
+            # The delay queue: wake for the first delayed message this thread
+            # holds as it falls due, not a backoff later (jobs waiting for a
+            # flow-control turn come back on time).
+            time.sleep(min(seconds, _until_first_due()))
+            return
+        if self.outstanding_message_count >= self.prefetch:
             # A full prefetch waits for its own acks, not for new messages.
             time.sleep(seconds)
             return
@@ -270,6 +350,7 @@ def install_consumer(broker: RedisBroker, store: JobStore) -> None:
 
     succeed_and_ack = GroupCommit(SuccessAck(store))
     retry_ack = broker.client.register_script(_RETRY_ACK)
+    fetch_lanes = broker.client.register_script(_FETCH_LANES)
     # Asked on each fetch while idle: a pause reaches the consumer within 0.2 s.
     pauses = QueuePauses(store.client, store.keys, cache_s=0.2)
 
@@ -278,12 +359,32 @@ def install_consumer(broker: RedisBroker, store: JobStore) -> None:
             with _connection_closed():
                 _requeue_dropped_delays(broker, queue_name)
         return JobConsumer(
-            broker, store, pauses, succeed_and_ack, retry_ack, queue_name, prefetch, timeout
+            broker,
+            store,
+            pauses,
+            succeed_and_ack,
+            retry_ack,
+            queue_name,
+            prefetch,
+            timeout,
+            fetch_lanes,
         )
 
     # RedisBroker has no consumer-class setting; an instance attribute is the
     # narrowest way to swap it for this broker only.
     broker.consume = consume  # type: ignore[method-assign]
+
+
+def _until_first_due() -> float:
+    """Seconds until the first delayed message this consumer thread holds falls due."""
+    delay_queue = getattr(threading.current_thread(), "delay_queue", None)
+    if delay_queue is None:
+        return float("inf")
+    with delay_queue.mutex:
+        first = delay_queue.queue[0] if delay_queue.queue else None
+    if first is None:
+        return float("inf")
+    return max(0.0, (float(first.priority) - current_millis()) / 1000)
 
 
 def _requeue_dropped_delays(broker: RedisBroker, queue_name: str) -> None:

@@ -27,6 +27,9 @@ class Outcome(StrEnum):
     """Another engine owns the job, or it already finished: nothing ran."""
     REQUEUED = "requeued"
     """Redis failed under the attempt; the message goes back to its queue."""
+    WAITING = "waiting"
+    """No concurrency slot or no rate-limit turn yet: it comes back when due, as
+    the same attempt (flow control); nothing ran."""
 
     @property
     def is_failure(self) -> bool:

@@ -29,20 +29,31 @@ from jobrelay.job_engine import (
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
     AttemptEntry,
+    FlowGate,
     JobHistory,
     JobState,
     JobStore,
+    LeaseKeeper,
     RedisUnavailable,
+    Slot,
+    Verdict,
     dumps,
     traceback_tail,
 )
 from opentelemetry.context import Context
 from pydantic_core import PydanticSerializationError
 
+from ...flow import FlowPlan, slot_poll_s
 from ...tracing import TRACE_OPTION, end_span, span_context, start_job_span, use_span
 from ..deadletter import dead_letter
 from ..messages import attempt_of, job_of_message, parked_copy, policy_from_options
-from .consumer import requeue_on_ack, retry_on_ack, succeed_on_ack
+from .consumer import (
+    FLOW_TURN_OPTION,
+    FLOW_WAITS_OPTION,
+    requeue_on_ack,
+    retry_on_ack,
+    succeed_on_ack,
+)
 from .context import DramatiqContext, SleepParked, StepBusy
 from .group_commit import GroupCommit
 from .outcomes import Outcome, settle
@@ -65,7 +76,8 @@ class JobRunner:
     every job's round trips would queue behind each other on its one thread.
     A job costs two round trips, each shared with the jobs of other threads
     that call at the same time: claim-and-start here, and succeed-and-ack in
-    ``JobConsumer.ack``.
+    ``JobConsumer.ack``. A job under flow control costs two more: its slot
+    and turn before the claim (:class:`FlowGate`), its slot's release after.
     """
 
     def __init__(
@@ -75,9 +87,12 @@ class JobRunner:
         *,
         clock: Callable[[], float],
         sleep_threshold_s: float,
+        gate: FlowGate | None = None,
     ) -> None:
         self._broker = broker
         self._store = store
+        self._gate = gate or FlowGate(store.client, store.keys)
+        self._keeper = LeaseKeeper(self._gate)
         self._clock = clock
         self._sleep_threshold_s = sleep_threshold_s
         self._claim_and_start = GroupCommit(partial(store.claim_and_start_many, ENGINE_DRAMATIQ))
@@ -110,6 +125,7 @@ class JobRunner:
         try:
             definition = get_job(job.name)
             payload = definition.parse_payload(job.payload)
+            plan = FlowPlan.of(definition, job.payload)
         except (UnknownJob, InvalidPayload) as exc:
             # Claimed but never started: a job that cannot run is not "running".
             record, owner = self._store.claim_record(job_id, ENGINE_DRAMATIQ)
@@ -121,17 +137,69 @@ class JobRunner:
                 self._log(job_id, attempt_of(message.options), time.time(), Outcome.DEAD, str(exc))
             return
         attempt = attempt_of(message.options)
-        state, owner, memo = self._claim_and_start((job_id, attempt))
-        if not self._ours_to_run(message, job_id, state, owner):
-            return
-        if memo is None:
-            # Ours and unfinished, yet not started: someone asked to cancel it.
-            error = "cancelled before it started"
-            settle(message, Outcome.CANCELLED)
-            self._store.finish(job_id, JobState.CANCELLED, error=error)
-            self._log(job_id, attempt, time.time(), Outcome.CANCELLED, error)
-            return
-        self._run(message, definition, job_id, attempt, payload, memo)
+        slot: Slot | None = None
+        if plan is not None:
+            admitted, slot = self._enter(message, plan, job_id)
+            if not admitted:
+                return
+        try:
+            state, owner, memo = self._claim_and_start((job_id, attempt))
+            if not self._ours_to_run(message, job_id, state, owner):
+                return
+            if memo is None:
+                # Ours and unfinished, yet not started: someone asked to cancel it.
+                error = "cancelled before it started"
+                settle(message, Outcome.CANCELLED)
+                self._store.finish(job_id, JobState.CANCELLED, error=error)
+                self._log(job_id, attempt, time.time(), Outcome.CANCELLED, error)
+                return
+            self._run(message, definition, job_id, attempt, payload, memo)
+        finally:
+            if slot is not None:
+                self._leave(slot)
+
+    def _enter(
+        self, message: MessageProxy, plan: FlowPlan, job_id: str
+    ) -> tuple[bool, Slot | None]:
+        """Take the job's slot and turn: ``(go on, slot held)``.
+
+        A job told to wait goes back to its queue as a delayed copy of this
+        attempt (no retry spent), without holding this thread meanwhile.
+        """
+        options = message.options
+        waits = int(options.get(FLOW_WAITS_OPTION, 0))
+        entry = plan.enter(
+            self._gate,
+            job_id,
+            ENGINE_DRAMATIQ,
+            waited_turn=bool(options.get(FLOW_TURN_OPTION)),
+            poll_s=slot_poll_s(waits),
+        )
+        if entry.verdict is Verdict.WAIT:
+            again: dict[str, Any] = {FLOW_WAITS_OPTION: waits + 1}
+            if entry.waiting_for == "rate" or options.get(FLOW_TURN_OPTION):
+                again[FLOW_TURN_OPTION] = True
+            settle(message, Outcome.WAITING)
+            retry_on_ack(message, round(entry.wait_s * 1000), counts=False, options=again)
+            logger.debug(
+                "job %s waits %.3fs for its %s", job_id, entry.wait_s, entry.waiting_for,
+                extra=_about(job_id, message),
+            )  # fmt: skip
+            return False, None
+        if entry.verdict is Verdict.PASS:
+            return True, None  # the claim settles it: nothing was taken
+        slot = plan.slot(self._gate, job_id, ENGINE_DRAMATIQ)
+        if slot is not None:
+            self._keeper.hold(slot)
+        return True, slot
+
+    def _leave(self, slot: Slot) -> None:
+        """Free the job's slot; a slot Redis does not hear about frees when its lease ends."""
+        self._keeper.drop(slot)
+        try:
+            self._gate.leave(slot)
+        except RedisUnavailable as exc:
+            logger.warning("could not free slot %s of %s now: %s", slot.member, slot.key, exc)
 
     def _ours_to_run(
         self, message: MessageProxy, job_id: str, state: JobState | None, owner: str | None
