@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from jobrelay.devservers import RedisSentinel, RedisServer, TemporalDevServer
-from jobrelay.queue import JobStore, QueueSettings, redis_client
+from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
+from jobrelay.engines.dramatiq.worker import start_worker
+from jobrelay.queue import JobStore, QueueSettings, WorkerInfo, WorkerRegistry, redis_client
 from temporalio.client import Client
 
 # Test-only helpers (store_peek) import by name, like the job modules' support dirs.
@@ -162,3 +165,41 @@ def redis_conn(queue_settings: QueueSettings) -> redis.Redis:
 @pytest.fixture
 def store(redis_conn: redis.Redis, queue_settings: QueueSettings) -> JobStore:
     return JobStore.from_settings(redis_conn, queue_settings)
+
+
+# Dispatcher-level fixtures of the web and scheduler tests: a live-worker
+# heartbeat and a Dramatiq worker in this process.
+
+
+@pytest.fixture
+def live_worker(queue_settings: QueueSettings) -> Callable[[str], None]:
+    """Announce a worker for a queue, as the worker app's heartbeat does."""
+
+    def beat(queue: str) -> None:
+        WorkerRegistry.from_settings(redis_client(queue_settings), queue_settings).heartbeat(
+            WorkerInfo(
+                worker_id=uuid.uuid4().hex[:8],
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                queues=[queue],
+                started_at=time.time(),
+            )
+        )
+
+    return beat
+
+
+@pytest.fixture
+def dramatiq_worker(queue_settings: QueueSettings) -> Iterator[None]:
+    """A Dramatiq worker in this process for queue ``default`` (2 threads)."""
+    client = redis_client(queue_settings)
+    adapter = DramatiqAdapter(
+        make_broker(queue_settings, client=client),
+        JobStore.from_settings(client, queue_settings),
+        queue_settings,
+    )
+    worker = start_worker(adapter, ["default"], threads=2)
+    try:
+        yield
+    finally:
+        worker.stop()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import sys
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -17,10 +13,8 @@ import pytest
 from fastapi import FastAPI
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.dispatcher import Dispatcher, DispatcherSettings, build_dispatcher
-from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
-from jobrelay.engines.dramatiq.worker import start_worker
 from jobrelay.job_engine import discover_jobs
-from jobrelay.queue import JobStore, QueueSettings, WorkerInfo, WorkerRegistry, redis_client
+from jobrelay.queue import QueueSettings
 from jobrelay.web import WebSettings, create_app
 
 
@@ -61,40 +55,6 @@ async def web_client(
     )
     async with serve(app) as client:
         yield client
-
-
-@pytest.fixture
-def live_worker(queue_settings: QueueSettings) -> Callable[[str], None]:
-    """Announce a worker for a queue, as the worker app's heartbeat does."""
-
-    def beat(queue: str) -> None:
-        WorkerRegistry.from_settings(redis_client(queue_settings), queue_settings).heartbeat(
-            WorkerInfo(
-                worker_id=uuid.uuid4().hex[:8],
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                queues=[queue],
-                started_at=time.time(),
-            )
-        )
-
-    return beat
-
-
-@pytest.fixture
-def dramatiq_worker(queue_settings: QueueSettings) -> Iterator[None]:
-    """A Dramatiq worker in this process for queue ``default`` (2 threads)."""
-    client = redis_client(queue_settings)
-    adapter = DramatiqAdapter(
-        make_broker(queue_settings, client=client),
-        JobStore.from_settings(client, queue_settings),
-        queue_settings,
-    )
-    worker = start_worker(adapter, ["default"], threads=2)
-    try:
-        yield
-    finally:
-        worker.stop()
 
 
 SUPPORT = Path(__file__).parent / "support"

@@ -42,8 +42,8 @@ async def _dispatch(
 
 
 def _problem(response: httpx.Response) -> list[Any]:
-    detail: list[Any] = response.json()["detail"]
-    return detail[0]["loc"]
+    loc: list[Any] = response.json()["detail"][0]["loc"]
+    return loc
 
 
 async def test_the_list_filters_pages_and_orders_jobs_of_both_engines(
@@ -99,9 +99,10 @@ async def test_the_list_filters_pages_and_orders_jobs_of_both_engines(
         [failing[0], on_temporal],
     ]
 
-    # Times bound the creation instant.
-    created = datetime.fromisoformat(by_id[passing[0]]["created_at"]).timestamp()
-    recent = (await web_client.get("/jobs", params={"since": created})).json()
+    # Times bound the creation instant: between the last failing job and the first passing one.
+    before = datetime.fromisoformat(by_id[failing[-1]]["created_at"]).timestamp()
+    first = datetime.fromisoformat(by_id[passing[0]]["created_at"]).timestamp()
+    recent = (await web_client.get("/jobs", params={"since": (before + first) / 2})).json()
     assert [item["job_id"] for item in recent["items"]] == list(reversed(passing))
 
 
