@@ -13,6 +13,7 @@ PACKAGES = [
     "jobrelay.dispatcher",
     "jobrelay.engines.dramatiq",
     "jobrelay.engines.temporal",
+    "jobrelay.scheduler",
 ]
 # The availability branch: what the dispatcher falls back on, or a caller retries.
 AVAILABILITY = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -67,3 +67,30 @@ def gated_job(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> Mod
     monkeypatch.syspath_prepend(str(SUPPORT))
     discover_jobs(["jobrelay_web_testjobs"])
     return sys.modules["jobrelay_web_testjobs"]
+
+
+@pytest.fixture
+def web_url(queue_settings: QueueSettings, temporal_server: TemporalDevServer) -> Iterator[str]:
+    """The web app served over real HTTP (uvicorn in a thread), as the CLI reaches it."""
+    import threading
+    import time as _time
+
+    import uvicorn
+    from jobrelay.devservers import free_port
+    from jobrelay.web import WebSettings, create_app
+
+    app = create_app(
+        dispatcher=make_dispatcher(queue_settings, temporal_server.address),
+        settings=WebSettings(run_reconciler=False),
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = _time.monotonic() + 30
+    while not server.started:
+        assert _time.monotonic() < deadline, "the web app never started"
+        _time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(30)

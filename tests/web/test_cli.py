@@ -93,35 +93,6 @@ def test_an_unknown_job_is_an_error_line_not_a_stack_trace(environment: None) ->
     assert "Traceback" not in result.output
 
 
-@pytest.fixture
-def web_url(queue_settings: QueueSettings, temporal_server: TemporalDevServer) -> Iterator[str]:
-    """The web app served over real HTTP (uvicorn in a thread), as the CLI reaches it."""
-    import threading
-    import time as _time
-
-    import uvicorn
-    from jobrelay.devservers import free_port
-    from jobrelay.web import WebSettings, create_app
-
-    from .conftest import make_dispatcher
-
-    app = create_app(
-        dispatcher=make_dispatcher(queue_settings, temporal_server.address),
-        settings=WebSettings(run_reconciler=False),
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = _time.monotonic() + 30
-    while not server.started:
-        assert _time.monotonic() < deadline, "the web app never started"
-        _time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
-
-
 def test_operator_commands_show_tables_json_and_pause_and_resume(
     web_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -291,3 +262,77 @@ def test_job_commands_list_show_summarise_retry_and_cancel(
     rest = runner.invoke(app, ["cancel", "--state", "queued"])
     assert rest.stdout.strip() == "2 cancelled, 0 skipped, 0 failed of 2 matched"
     assert {_wait_state(web_url, job_id, finished) for job_id in later} == {"cancelled"}
+
+
+def test_schedule_commands_as_tables_and_json(
+    web_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("JOBRELAY_URL", web_url)
+    monkeypatch.setenv("JOBRELAY_DEV_DIR", str(tmp_path))
+    runner = CliRunner()
+    added = runner.invoke(
+        app,
+        [
+            "schedules", "add", "nightly", "--job", "demo.countdown", "--cron", "0 3 * * *",
+            "--tz", "Europe/Paris", "--payload", '{"start": 2}',
+        ],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "schedule nightly (runtime)" in added.stdout and "Europe/Paris" in added.stdout
+
+    table = runner.invoke(app, ["schedules", "list"])
+    assert "schedules: 1" in table.stdout and "cron 0 3 * * *" in table.stdout
+    listed = json.loads(runner.invoke(app, ["schedules", "list", "--json"]).stdout)
+    assert [v["schedule"]["id"] for v in listed] == ["nightly"]
+    shown = json.loads(runner.invoke(app, ["schedules", "show", "nightly", "--json"]).stdout)
+    assert shown["schedule"]["payload"] == {"start": 2} and len(shown["next_ticks"]) == 3
+
+    changed = runner.invoke(app, ["schedules", "set", "nightly", '{"cron": "0 4 * * *"}', "--json"])
+    assert json.loads(changed.stdout)["schedule"]["cron"] == "0 4 * * *"
+    assert runner.invoke(app, ["schedules", "pause", "nightly"]).stdout.strip() == "nightly: paused"
+    assert (
+        runner.invoke(app, ["schedules", "resume", "nightly"]).stdout.strip() == "nightly: running"
+    )
+
+    fired = runner.invoke(app, ["schedules", "trigger", "nightly"])
+    assert fired.exit_code == 0 and fired.stdout.startswith("schedule:nightly:")
+    backfill = runner.invoke(
+        app,
+        [
+            "schedules",
+            "backfill",
+            "nightly",
+            "--start",
+            "2026-01-01T00:00:00",
+            "--end",
+            "2026-01-03T23:59:00",
+        ],
+    )
+    assert backfill.stdout.strip() == "3 fired, 0 had fired before", backfill.output
+
+    bad = runner.invoke(
+        app, ["schedules", "add", "broken", "--job", "demo.countdown", "--cron", "61 * * * *"]
+    )
+    assert bad.exit_code == 1 and len(bad.output.strip().splitlines()) == 1
+    assert bad.output.startswith("error: OpsError: 422: cron: ")
+    no_zone = runner.invoke(
+        app,
+        [
+            "schedules",
+            "add",
+            "x",
+            "--job",
+            "demo.countdown",
+            "--every",
+            "5",
+            "--tz",
+            "Nowhere/Land",
+        ],
+    )
+    assert no_zone.output.startswith("error: OpsError: 422: tz: unknown timezone")
+    missing = runner.invoke(app, ["schedules", "show", "nope"])
+    assert missing.output.strip() == "error: OpsError: 404: no schedule with id 'nope'"
+    assert (
+        runner.invoke(app, ["schedules", "delete", "nightly"]).stdout.strip() == "nightly: deleted"
+    )
+    assert json.loads(runner.invoke(app, ["schedules", "list", "--json"]).stdout) == []

@@ -12,9 +12,10 @@ from jobrelay.dispatcher import (
     Reconciler,
     build_dispatcher,
 )
+from jobrelay.scheduler import ScheduleAdmin, Scheduler, ScheduleStore
 
 from . import problems, queue_stats
-from .routes import dead_letters, job_list, jobs, ops, queues
+from .routes import dead_letters, job_list, jobs, ops, queues, schedules
 from .settings import WebSettings
 from .ui import router as ui_router
 
@@ -65,6 +66,16 @@ def create_app(
             loop_task = asyncio.create_task(
                 reconciler.run_forever(stop, interval_s=web.reconcile_interval_s)
             )
+        app.state.schedules = ScheduleAdmin(
+            built, ScheduleStore(built.store.client, built.store.keys)
+        )
+        scheduler = None
+        if web.scheduler:
+            scheduler = asyncio.create_task(
+                Scheduler(
+                    built, app.state.schedules.store, interval_s=web.scheduler_interval_s
+                ).run_forever(stop)
+            )
         sampler = None
         if web.stats_interval_s > 0:
             sampler = asyncio.create_task(
@@ -78,6 +89,8 @@ def create_app(
                 await loop_task
             if sampler is not None:
                 await sampler
+            if scheduler is not None:
+                await scheduler
             await built.aclose()
 
     app = FastAPI(title="jobrelay", version="0.1.0", lifespan=lifespan)
@@ -86,6 +99,7 @@ def create_app(
     # (and tests/web/test_schema_fuzz.py) check them against Problem.
     app.include_router(jobs.router, responses=problems.responses(401, 404, 409, 413, 503))
     app.include_router(job_list.router)
+    app.include_router(schedules.router, responses=problems.responses(401, 404, 409, 503))
     app.include_router(ops.router)
     app.include_router(ui_router)
     app.include_router(queues.router, responses=problems.responses(401, 404, 503))

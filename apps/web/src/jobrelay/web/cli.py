@@ -12,12 +12,14 @@ import typer
 
 from .ops_cli import one_line as _one_line
 from .ops_cli import ops
+from .schedules_cli import schedules
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
 )
 # The operator's commands (jobs, job, retry, cancel, queues...): top-level, over HTTP.
 app.add_typer(ops)
+app.add_typer(schedules, name="schedules")
 
 
 def _use_dev_stack() -> None:

@@ -34,7 +34,7 @@ def one_line(exc: BaseException) -> str:
     return " ".join(f"error: {type(exc).__name__}: {exc}".split())
 
 
-def _run(call: Callable[[OpsClient], None]) -> None:
+def run_ops(call: Callable[[OpsClient], None]) -> None:
     """Run an operator command against the web app, with the dev stack's address if any."""
     from jobrelay.dispatcher import DispatcherSettings
 
@@ -51,7 +51,8 @@ def _run(call: Callable[[OpsClient], None]) -> None:
         raise typer.Exit(1) from None
 
 
-def _show(answer: Any, as_json: bool, table: Callable[[Any], Any]) -> None:
+def show(answer: Any, as_json: bool, table: Callable[[Any], Any]) -> None:
+    """The API's answer as JSON, or rendered by ``table``."""
     from rich.console import Console
 
     from .ops_tables import print_json
@@ -87,7 +88,7 @@ def jobs(
     params = _filters(state, queue, name, engine) | {"limit": limit, "cursor": cursor}
     if since is not None:
         params["since"] = since.isoformat() + ("" if since.tzinfo else "Z")
-    _run(lambda client: _show(client.call("GET", "/jobs", params), as_json, jobs_table))
+    run_ops(lambda client: show(client.call("GET", "/jobs", params), as_json, jobs_table))
 
 
 @ops.command()
@@ -97,7 +98,7 @@ def job(
     """One job in detail: its fields, attempts and steps, and its Temporal run."""
     from .ops_tables import job_view
 
-    _run(lambda client: _show(client.call("GET", f"/jobs/{job_id}"), as_json, job_view))
+    run_ops(lambda client: show(client.call("GET", f"/jobs/{job_id}"), as_json, job_view))
 
 
 @ops.command()
@@ -105,7 +106,7 @@ def summary(as_json: JsonOption = False) -> None:
     """Engines and breaker, live workers, jobs by state, the last hour's fallbacks, queues."""
     from .ops_tables import summary_view
 
-    _run(lambda client: _show(client.call("GET", "/summary"), as_json, summary_view))
+    run_ops(lambda client: show(client.call("GET", "/summary"), as_json, summary_view))
 
 
 @ops.command()
@@ -124,11 +125,11 @@ def retry(
     """Run a failed, dead or cancelled job again, or every one the filters select (bulk)."""
     if job_id is not None:
         path = f"/jobs/{job_id}/retry"
-        _run(lambda c: typer.echo(json.dumps(c.call("POST", path, {"fresh": fresh or None}))))
+        run_ops(lambda c: typer.echo(json.dumps(c.call("POST", path, {"fresh": fresh or None}))))
         return
     params = _bulk_params(state, queue, name, engine, limit, every)
     params["fresh"] = fresh or None
-    _run(lambda client: _bulk_done(client.call("POST", "/jobs/retry", params)))
+    run_ops(lambda client: _bulk_done(client.call("POST", "/jobs/retry", params)))
 
 
 @ops.command()
@@ -144,10 +145,10 @@ def cancel(
     """Ask a job to stop, or every queued, running or sleeping job the filters select (bulk)."""
     if job_id is not None:
         path = f"/jobs/{job_id}/cancel"
-        _run(lambda client: _cancelled(client.call("POST", path)))
+        run_ops(lambda client: _cancelled(client.call("POST", path)))
         return
     params = _bulk_params(state, queue, name, engine, limit, every)
-    _run(lambda client: _bulk_done(client.call("POST", "/jobs/cancel", params)))
+    run_ops(lambda client: _bulk_done(client.call("POST", "/jobs/cancel", params)))
 
 
 def _bulk_params(
@@ -188,7 +189,7 @@ def queues(as_json: JsonOption = False) -> None:
     """Each queue: jobs by state, messages, throughput, live workers and pause."""
     from .ops_tables import queues_table
 
-    _run(lambda client: _show(client.call("GET", "/queues"), as_json, queues_table))
+    run_ops(lambda client: show(client.call("GET", "/queues"), as_json, queues_table))
 
 
 @ops.command()
@@ -196,7 +197,7 @@ def workers(as_json: JsonOption = False) -> None:
     """The live workers of each queue, both engines."""
     from .ops_tables import workers_table
 
-    _run(lambda client: _show(client.call("GET", "/workers"), as_json, workers_table))
+    run_ops(lambda client: show(client.call("GET", "/workers"), as_json, workers_table))
 
 
 @ops.command()
@@ -207,23 +208,23 @@ def dead(
     """A queue's dead letters: job, reason, when."""
     from .ops_tables import dead_letters_table
 
-    def show(client: OpsClient) -> None:
+    def letters(client: OpsClient) -> None:
         answer = client.call("GET", "/dead-letters", {"queue": queue})
-        _show(answer, as_json, lambda letters: dead_letters_table(queue, letters))
+        show(answer, as_json, lambda found: dead_letters_table(queue, found))
 
-    _run(show)
+    run_ops(letters)
 
 
 @ops.command()
 def pause(queue: Annotated[str, typer.Argument(help="the queue to pause")]) -> None:
     """Pause a queue: its workers take nothing new, its jobs wait (no fallback, no deadline)."""
-    _run(lambda client: _changed(client.call("POST", f"/queues/{queue}/pause")))
+    run_ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/pause")))
 
 
 @ops.command()
 def resume(queue: Annotated[str, typer.Argument(help="the queue to resume")]) -> None:
     """Resume a paused queue."""
-    _run(lambda client: _changed(client.call("POST", f"/queues/{queue}/resume")))
+    run_ops(lambda client: _changed(client.call("POST", f"/queues/{queue}/resume")))
 
 
 def _changed(answer: dict[str, Any]) -> None:

@@ -30,14 +30,22 @@ class OpsClient:
     def __exit__(self, *_: object) -> None:
         self._http.close()
 
-    def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        json: Any = None,
+    ) -> Any:
         """The JSON answer of ``method path``; :class:`OpsError` for anything but a 2xx.
 
-        ``params`` go in the query string; those that are None are left out.
+        ``params`` go in the query string (those that are None are left out),
+        ``json`` is the body.
         """
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._http.request(method, path, params=query)
+            response = self._http.request(method, path, params=query, json=json)
         except httpx.HTTPError as exc:
             raise OpsError(f"cannot reach the web app at {self.url}: {exc}") from exc
         if response.status_code == 401:
@@ -56,7 +64,8 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(detail, list) and detail and isinstance(detail[0], dict):
         first = detail[0]
         loc = first.get("loc") or []
-        # Name the option at fault: the query field is the CLI option of that name.
-        field = f"{loc[-1]}: " if len(loc) == 2 and loc[0] == "query" else ""
+        # Name the field at fault: a query field is the CLI option of that name.
+        named = len(loc) >= 2 and loc[0] in ("query", "body")
+        field = ".".join(str(part) for part in loc[1:]) + ": " if named else ""
         return f"{field}{first.get('msg', first)}"
     return str(detail)

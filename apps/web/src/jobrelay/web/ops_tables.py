@@ -188,6 +188,53 @@ def summary_view(summary: dict[str, Any]) -> RenderableType:
     return Group(head, queues_table(summary["queues"]))
 
 
+def schedules_table(views: list[dict[str, Any]]) -> Table:
+    """One row per schedule: its rule, where it lives, next firing, last firing and its state."""
+    table = Table(title=f"schedules: {len(views)}")
+    for column in ("id", "job", "rule", "source", "paused", "next (UTC)", "last job", "state"):
+        table.add_column(column)
+    for view in views:
+        schedule, state = view["schedule"], view["state"]
+        table.add_row(
+            schedule["id"],
+            schedule.get("job") or "-",
+            _rule(schedule),
+            view["source"],
+            "yes" if view["paused"] else "no",
+            _when(view["next_ticks"][0]) if view["next_ticks"] else "-",
+            state.get("last_job") or "-",
+            view.get("last_job_state") or "-",
+        )
+    return table
+
+
+def schedule_view(view: dict[str, Any]) -> RenderableType:
+    """One schedule: every field, its next firings and what the schedulers remember."""
+    schedule, state = view["schedule"], view["state"]
+    fields = Table(title=f"schedule {schedule['id']} ({view['source']})", show_header=False)
+    fields.add_column("field")
+    fields.add_column("value")
+    fields.add_row("job", schedule.get("job") or "-")
+    fields.add_row("rule", _rule(schedule))
+    fields.add_row("payload", json.dumps(schedule.get("payload", {}))[:200])
+    for key in ("overlap", "catchup", "catchup_window", "jitter", "start", "end"):
+        fields.add_row(key, str(schedule.get(key) if schedule.get(key) is not None else "-"))
+    fields.add_row("paused", "yes" if view["paused"] else "no")
+    fields.add_row("next (UTC)", ", ".join(_when(t) for t in view["next_ticks"]) or "-")
+    fields.add_row("last tick handled", _when(state.get("last")))
+    fields.add_row(
+        "last job", f"{state.get('last_job') or '-'} ({view.get('last_job_state') or '-'})"
+    )
+    fields.add_row("fired / skipped", f"{state.get('fired', 0)} / {state.get('skipped', 0)}")
+    return fields
+
+
+def _rule(schedule: dict[str, Any]) -> str:
+    if schedule.get("cron"):
+        return f"cron {schedule['cron']} ({schedule.get('tz', 'UTC')})"
+    return f"every {schedule.get('every')}"
+
+
 def _when(value: str | float | None) -> str:
     if value is None or value == "":
         return "-"

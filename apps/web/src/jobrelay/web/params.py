@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
+from jobrelay.job_engine import SCHEDULE_ID_PATTERN
 from jobrelay.queue import QUEUES
 from pydantic import BeforeValidator, WithJsonSchema
 
@@ -29,6 +30,7 @@ QueueQuery = Annotated[
     str, Query(pattern=QUEUE_NAME_PATTERN, json_schema_extra={"enum": sorted(QUEUES)})
 ]
 WorkerIdPath = Annotated[str, Path(pattern=WORKER_ID_PATTERN)]
+ScheduleIdPath = Annotated[str, Path(pattern=SCHEDULE_ID_PATTERN)]
 MessageIdPath = Annotated[str, Path(pattern=MESSAGE_ID_PATTERN)]
 
 # What a time filter takes: an ISO 8601 date-time (the route wants its offset),

@@ -30,6 +30,7 @@ from jobrelay.dispatcher import (
     UnknownJob,
 )
 from jobrelay.job_engine import JobrelayError
+from jobrelay.scheduler import InvalidSchedule, ScheduleConflict, ScheduleNotFound
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
@@ -117,6 +118,22 @@ def problem(exc: JobrelayError, body: Loc = ("body",)) -> tuple[int, dict[str, A
         return 422, {
             "type": "invalid_query",
             "detail": _detail(["query", "cursor"], str(exc), "invalid_cursor"),
+        }
+    if isinstance(exc, InvalidSchedule):
+        detail = [
+            {"loc": [*body, *e.get("loc", ())], "msg": e.get("msg", ""), "type": "invalid"}
+            for e in exc.errors
+        ]
+        return 422, {"type": "invalid_schedule", "detail": detail}
+    if isinstance(exc, ScheduleNotFound):
+        return 404, {
+            "type": "not_found",
+            "detail": _detail(["path", "schedule_id"], str(exc), "not_found"),
+        }
+    if isinstance(exc, ScheduleConflict):
+        return 409, {
+            "type": "conflict",
+            "detail": _detail(["path", "schedule_id"], str(exc), "conflict"),
         }
     if isinstance(exc, JobNotFound):
         return 404, {
@@ -239,5 +256,8 @@ def install(app: FastAPI) -> None:
         DispatchUnavailable,
         StatusUnavailable,
         IndexUnavailable,
+        InvalidSchedule,
+        ScheduleNotFound,
+        ScheduleConflict,
     ):
         app.add_exception_handler(error, _answer)

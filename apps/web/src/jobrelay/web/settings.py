@@ -29,6 +29,14 @@ class WebSettings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("JOBRELAY_RECONCILE_INTERVAL_S", "reconcile_interval_s"),
     )
+    # Fire the jobs' schedules from this process too; any number of schedulers may
+    # run at once (web apps and workers): each tick still runs once.
+    scheduler: bool = Field(True, validation_alias=AliasChoices("JOBRELAY_SCHEDULER", "scheduler"))
+    scheduler_interval_s: float = Field(
+        0.5,
+        gt=0,
+        validation_alias=AliasChoices("JOBRELAY_SCHEDULER_INTERVAL_S", "scheduler_interval_s"),
+    )
     # How often the app samples each queue's depth for the dashboard's chart; 0: never
     # (reads of GET /queues and /metrics still sample).
     stats_interval_s: float = Field(

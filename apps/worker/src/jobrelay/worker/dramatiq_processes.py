@@ -14,6 +14,7 @@ from .child import serve_queue
 from .config import WorkerConfig
 from .procs import ChildProcess, can_fork, exec_child, fork_child
 from .reconcile import run_reconciler
+from .schedules import run_schedules
 from .supervisor import Background, Supervisor
 
 
@@ -49,6 +50,15 @@ def run_dramatiq(queues: list[str], config: WorkerConfig) -> int:
                 queue_settings=queue_settings,
                 settings=config.dispatcher,
                 interval_s=settings.reconcile_interval_s,
+            )
+        )
+    if settings.scheduler:
+        background.append(
+            partial(
+                run_schedules,
+                queue_settings=queue_settings,
+                settings=config.dispatcher,
+                interval_s=settings.scheduler_interval_s,
             )
         )
     supervisor = Supervisor(

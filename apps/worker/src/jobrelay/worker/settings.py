@@ -52,6 +52,11 @@ class WorkerSettings(BaseSettings):
     host_reconciler: bool = Field(
         True, validation_alias=_env("WORKER_HOST_RECONCILER", "host_reconciler")
     )
+    # The parent also fires the jobs' schedules (any number of schedulers at once).
+    scheduler: bool = Field(True, validation_alias=_env("JOBRELAY_SCHEDULER", "scheduler"))
+    scheduler_interval_s: float = Field(
+        0.5, gt=0, validation_alias=_env("JOBRELAY_SCHEDULER_INTERVAL_S", "scheduler_interval_s")
+    )
     restart_backoff_s: float = Field(
         1.0, gt=0, validation_alias=_env("WORKER_RESTART_BACKOFF_S", "restart_backoff_s")
     )

@@ -26,6 +26,8 @@ Delay = Annotated[float | None, Field(ge=0, le=MAX_DELAY_S, strict=True)]
 # Text and JSON every engine can carry (no lone surrogate, no NaN): 422, not a 500 later.
 JobName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(json_text)]
 Payload = Annotated[dict[str, Any], AfterValidator(json_text)]
+# A dispatch priority: a name, or a key from 1 (first) to 5 (last).
+Priority = Literal["high", "normal", "low"] | Annotated[int, Field(ge=1, le=5, strict=True)] | None
 
 
 class DispatchRequest(BaseModel):
@@ -34,6 +36,7 @@ class DispatchRequest(BaseModel):
     job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
     delay: Delay = None
     confirm: Literal["admission", "pickup"] = "admission"
+    priority: Priority = None
 
 
 class BatchJob(BaseModel):
@@ -45,6 +48,7 @@ class BatchJob(BaseModel):
     payload: Payload = Field(default_factory=dict)
     job_id: str | None = Field(None, pattern=JOB_ID_PATTERN)
     delay: Delay = None
+    priority: Priority = None
 
 
 class BatchRequest(BaseModel):
@@ -88,7 +92,12 @@ class JobType(BaseModel):
 async def dispatch(body: DispatchRequest, request: Request) -> DispatchReceipt:
     """Dispatch a job; 202 once an engine holds it, 503 with Retry-After when none does."""
     receipt: DispatchReceipt = await request.app.state.dispatcher.dispatch(
-        body.name, body.payload, job_id=body.job_id, delay=body.delay, confirm=body.confirm
+        body.name,
+        body.payload,
+        job_id=body.job_id,
+        delay=body.delay,
+        confirm=body.confirm,
+        priority=body.priority,
     )
     return receipt
 
