@@ -86,7 +86,7 @@ def memory_per_job(client: redis.Redis, settings: QueueSettings, jobs: int) -> t
     for key in client.scan_iter(match=f"{settings.keys.index}*", count=1000):
         index_bytes += int(client.memory_usage(key) or 0)
     sample = client.zrandmember(settings.keys.index, 500) or []
-    records = [int(client.memory_usage(settings.keys.job(m.decode())) or 0) for m in sample]
+    records = [int(client.memory_usage(settings.keys.job(str(m, "utf-8"))) or 0) for m in sample]  # type: ignore[arg-type]
     return index_bytes / jobs, statistics.mean(records) if records else 0.0
 
 
