@@ -21,8 +21,10 @@ from pydantic import BaseModel, ValidationError
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def _utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_every_ticks_on_whole_periods_from_the_epoch_or_start() -> None:
@@ -96,7 +98,7 @@ def test_a_paris_cron_fires_at_the_right_instants_across_both_dst_changes() -> N
 )
 def test_bad_declarations_name_the_field(fields: dict[str, object], field: str | None) -> None:
     with pytest.raises(ValidationError) as caught:
-        Schedule(id="bad", **fields)  # type: ignore[arg-type]
+        Schedule(id="bad", **fields)
     loc = caught.value.errors()[0]["loc"]
     assert (loc[0] if loc else None) == field
 

@@ -11,7 +11,7 @@ NOW = datetime(2026, 1, 1, 0, 1, 0, tzinfo=UTC)
 
 
 def _s(**kw: object) -> Schedule:
-    return Schedule(id="p", every=1, **kw)  # type: ignore[arg-type]
+    return Schedule(id="p", every=1, **kw)
 
 
 def _seconds(ticks: list[datetime]) -> list[int]:
