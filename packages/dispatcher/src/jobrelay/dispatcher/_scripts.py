@@ -12,17 +12,30 @@ from __future__ import annotations
 
 from jobrelay.queue import INDEX_LUA, finished_lua, retryable_lua
 
-# KEYS: job, pending, owner, dramatiq queue list, dramatiq messages hash, the
-#       queue's wake-up list ('' for none; see DramatiqKeys.wake), the job index.
+# KEYS: job, pending, owner, dramatiq queue list (its priority's lane), dramatiq
+#       messages hash, the queue's wake-up list ('' for none; see DramatiqKeys.wake), the
+#       job index, the uniqueness window's key ('' for none; Keys.flow_unique).
 # ARGV: deadline ('' for none), job_id, owner ('' or 'temporal'), message id ('' for none),
 #       message data, the record's fields as one JSON object (dispatch_token among them;
 #       one argument instead of twenty halves the client's cost of packing the command),
-#       the payload JSON (apart, so it is not escaped into the object).
-# Returns {1} when created, else {0, dispatch_token, engine, reason, state, owner}.
+#       the payload JSON (apart, so it is not escaped into the object), the window (ms).
+# Returns {1} when created, else {0, dispatch_token, engine, reason, state, owner}, and
+# a seventh item, the first job's id, when another job holds the uniqueness window.
 _ADMIT_BODY = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local f = redis.call('HMGET', KEYS[1], 'dispatch_token', 'engine', 'reason', 'state')
   return {0, f[1], f[2], f[3], f[4], redis.call('GET', KEYS[3])}
+end
+if KEYS[8] ~= '' then
+  -- The window's first job, while its record lasts, answers for this one.
+  local first = redis.call('GET', KEYS[8])
+  if first and first ~= ARGV[2] then
+    local first_job = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[2]) .. first
+    if redis.call('EXISTS', first_job) == 1 then
+      local f = redis.call('HMGET', first_job, 'dispatch_token', 'engine', 'reason', 'state')
+      return {0, f[1], f[2], f[3], f[4], redis.call('GET', first_job .. ':owner'), first}
+    end
+  end
 end
 if ARGV[3] ~= '' and not redis.call('SET', KEYS[3], ARGV[3], 'NX') then
   return {0, false, redis.call('GET', KEYS[3]), false, false, redis.call('GET', KEYS[3])}
@@ -36,6 +49,7 @@ fields[#fields + 1] = 'payload'
 fields[#fields + 1] = ARGV[7]
 redis.call('HSET', KEYS[1], unpack(fields))
 jr_index(KEYS[7], KEYS[1], ARGV[2], false, false)
+if KEYS[8] ~= '' then redis.call('SET', KEYS[8], ARGV[2], 'PX', ARGV[8]) end
 if ARGV[1] ~= '' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
@@ -49,8 +63,8 @@ return {1}
 """
 ADMIT = INDEX_LUA + _ADMIT_BODY
 
-# ADMIT for many jobs in one call: KEYS are ADMIT's seven per job, ARGV its
-# seven per job, in the same order. Returns one ADMIT reply per job. A call
+# ADMIT for many jobs in one call: KEYS are ADMIT's eight per job, ARGV its
+# eight per job, in the same order. Returns one ADMIT reply per job. A call
 # runs EVALSHA's setup once, not per job, and the client reads one reply.
 ADMIT_MANY = (
     INDEX_LUA
@@ -58,11 +72,14 @@ ADMIT_MANY = (
     + _ADMIT_BODY
     + """end
 local out = {}
-for i = 0, #KEYS / 7 - 1 do
-  local k, a = i * 7, i * 7
-  out[i + 1] = admit(
-    {KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6], KEYS[k + 7]},
-    {ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]})
+for i = 0, #KEYS / 8 - 1 do
+  local k = i * 8
+  local keys, args = {}, {}
+  for j = 1, 8 do
+    keys[j] = KEYS[k + j]
+    args[j] = ARGV[k + j]
+  end
+  out[i + 1] = admit(keys, args)
 end
 return out
 """

@@ -17,6 +17,7 @@ async def dispatch_job(
     job_id: str | None = None,
     delay: timedelta | float | None = None,
     confirm: Confirm = "admission",
+    priority: str | int | None = None,
 ) -> DispatchReceipt:
     """Hand job ``name`` to Dramatiq, or to Temporal when Dramatiq cannot take it.
 
@@ -26,10 +27,14 @@ async def dispatch_job(
     first receipt with ``deduplicated=True``. ``delay`` (seconds or a
     timedelta) postpones the start. ``confirm="pickup"`` also waits up to
     ``PICKUP_TIMEOUT_MS`` for a worker to claim the job, then moves it to
-    Temporal. Raises ``DispatchUnavailable`` when no engine accepted the job.
+    Temporal. ``priority`` (``high``, ``normal``, ``low`` or 1 first to 5
+    last) orders it among the jobs waiting in its queue, on either engine.
+    A job declared with ``unique_for`` dispatched again with the same key
+    within the window gets the first job's receipt, ``deduplicated=True``.
+    Raises ``DispatchUnavailable`` when no engine accepted the job.
     """
     return await default_dispatcher().dispatch(
-        name, payload, job_id=job_id, delay=delay, confirm=confirm
+        name, payload, job_id=job_id, delay=delay, confirm=confirm, priority=priority
     )
 
 

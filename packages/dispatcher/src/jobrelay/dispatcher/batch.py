@@ -21,7 +21,7 @@ from .admission import AdmitFailed, NotReplicated, with_one_retry
 from .errors import DispatchUnavailable, InvalidDispatch
 from .ledger import Admission, AdmitEntry, QueuedMessage
 from .models import BatchResult, DispatchReceipt, JobRequest, Reason
-from .receipts import deduplicated_receipt, new_token, record_fields
+from .receipts import deduplicated_receipt, new_token, record_fields, unique_window
 
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
@@ -100,7 +100,7 @@ class BatchDispatch:
             raise InvalidDispatch(("jobs", index, *first["loc"]), first["msg"]) from exc
         try:
             job, encoded, delay_s = self.dispatcher.prepare(
-                request.name, request.payload, request.job_id, request.delay
+                request.name, request.payload, request.job_id, request.delay, request.priority
             )
         except InvalidDispatch as exc:
             raise InvalidDispatch(("jobs", index, *exc.loc), exc.message) from exc
@@ -154,7 +154,12 @@ class BatchDispatch:
             message = d.message(job, delay_s, item.encoded)
             messages.append(message)
             fields = record_fields(job, ENGINE_DRAMATIQ, Reason.OK, token)
-            entries.append(AdmitEntry(job.job_id, fields, item.encoded, deadline, message=message))
+            unique = unique_window(d.store.keys, job)
+            entries.append(
+                AdmitEntry(
+                    job.job_id, fields, item.encoded, deadline, message=message, unique=unique
+                )
+            )
         call = d.ledger.admit_many(entries)
         wanted, acked = d.settings.replica_wait, 0
         try:

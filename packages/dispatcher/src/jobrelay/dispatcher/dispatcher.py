@@ -11,7 +11,7 @@ from typing import Any
 import pydantic_core
 from jobrelay.engines import DramatiqEngine, EngineJob, TemporalEngine
 from jobrelay.engines.tracing import tracer, tracing_on
-from jobrelay.job_engine import get_job
+from jobrelay.job_engine import DEFAULT_PRIORITY, get_job, priority_key
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
     ENGINE_TEMPORAL,
@@ -45,7 +45,7 @@ from .models import (
     delay_seconds,
 )
 from .pickup import PickupConfirmation
-from .receipts import deduplicated_receipt, new_token, record_fields
+from .receipts import deduplicated_receipt, new_token, record_fields, unique_window
 from .retry import RetryDispatch
 from .settings import DispatcherSettings
 from .temporal_link import TemporalLink
@@ -121,11 +121,12 @@ class Dispatcher:
         job_id: str | None = None,
         delay: timedelta | float | None = None,
         confirm: Confirm = "admission",
+        priority: str | int | None = None,
     ) -> DispatchReceipt:
         """Validate and hand job ``name`` to one engine; see :func:`dispatch_job`."""
         if confirm not in ("admission", "pickup"):
             raise InvalidDispatch("confirm", f"must be 'admission' or 'pickup', got {confirm!r}")
-        job, encoded, delay_s = self.prepare(name, payload, job_id, delay)
+        job, encoded, delay_s = self.prepare(name, payload, job_id, delay, priority)
         started = time.perf_counter()
         try:
             if tracing_on():
@@ -190,17 +191,33 @@ class Dispatcher:
         return False, live
 
     def prepare(
-        self, name: str, payload: Any, job_id: str | None, delay: timedelta | float | None
+        self,
+        name: str,
+        payload: Any,
+        job_id: str | None,
+        delay: timedelta | float | None,
+        priority: str | int | None = None,
     ) -> tuple[EngineJob, str, float | None]:
         """The job to send, its payload as JSON and its delay, or the error a dispatch raises."""
         delay_s = delay_seconds(delay)
+        try:
+            key = priority_key(priority)
+        except ValueError as exc:
+            raise InvalidDispatch("priority", str(exc)) from None
         definition = get_job(name)
         data = definition.dump_payload(payload)
+        if definition.flow.declared:
+            # A key the payload cannot give is its fault, told now (InvalidPayload).
+            definition.flow_keys(data)
         encoded = pydantic_core.to_json(data)
         if len(encoded) > self.settings.max_payload_bytes:
             raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
         job = EngineJob(
-            job_id=job_id or uuid.uuid4().hex, name=name, queue=definition.queue, payload=data
+            job_id=job_id or uuid.uuid4().hex,
+            name=name,
+            queue=definition.queue,
+            payload=data,
+            priority=None if key == DEFAULT_PRIORITY else key,
         )
         return job, encoded.decode(), delay_s
 
@@ -387,7 +404,12 @@ class Dispatcher:
         """Record + pending (+ message); the existing record's admission on a duplicate."""
         fields = record_fields(job, ENGINE_DRAMATIQ, Reason.OK, token)
         call = self.ledger.admit(
-            job.job_id, fields, payload=encoded, deadline=deadline, message=message
+            job.job_id,
+            fields,
+            payload=encoded,
+            deadline=deadline,
+            message=message,
+            unique=unique_window(self.store.keys, job),
         )
         wanted = self.settings.replica_wait
         if not wanted:

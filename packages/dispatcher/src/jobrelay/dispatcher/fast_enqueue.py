@@ -17,7 +17,7 @@ from typing import Any
 
 import dramatiq
 from jobrelay.engines import EngineJob
-from jobrelay.engines.dramatiq import DramatiqAdapter, DramatiqKeys, actor_name
+from jobrelay.engines.dramatiq import PRIORITY_OPTION, DramatiqAdapter, DramatiqKeys, actor_name
 from jobrelay.engines.dramatiq.messages import message_args, message_options
 from jobrelay.engines.tracing import TRACE_OPTION, current_carrier
 from jobrelay.job_engine import get_job
@@ -55,6 +55,8 @@ class DramatiqMessages:
         # and a retry gets a new broker id.
         message_id = os.urandom(16).hex()
         options = {**options, "redis_message_id": message_id}
+        if job.priority is not None:
+            options[PRIORITY_OPTION] = job.priority
         carrier = current_carrier()
         if carrier:
             options[TRACE_OPTION] = carrier
@@ -76,7 +78,8 @@ class DramatiqMessages:
                 message_id=message_id,
             ).encode()
         return QueuedMessage(
-            queue_key=self._keys.queue(job.queue),
+            # The lane of the job's priority (its queue's own list by default).
+            queue_key=self._keys.lane(job.queue, job.priority or 3),
             messages_key=self._keys.messages(job.queue),
             message_id=message_id,
             data=data,

@@ -28,6 +28,14 @@ class QueuedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class UniqueWindow:
+    """A job's uniqueness window: its key (``Keys.flow_unique``) and length."""
+
+    key: str
+    window_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class AdmitEntry:
     """One job of :meth:`Ledger.admit_many`: the arguments of :meth:`Ledger.admit`."""
 
@@ -37,6 +45,7 @@ class AdmitEntry:
     deadline: float | None
     owner: str = ""
     message: QueuedMessage | None = None
+    unique: UniqueWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,8 @@ class Admission:
     reason: str | None = None
     state: str | None = None
     owner: str | None = None
+    job_id: str | None = None
+    """The window's first job, when a uniqueness window answered (another job's id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,7 @@ class Ledger:
         deadline: float | None,
         owner: str = "",
         message: QueuedMessage | None = None,
+        unique: UniqueWindow | None = None,
     ) -> RedisCall[Admission]:
         """Create the record (``fields`` + ``payload``) if absent, add it to pending, and
         optionally claim or enqueue.
@@ -86,9 +98,11 @@ class Ledger:
         ``deadline`` None keeps the job out of the pending set.
         ``owner="temporal"`` claims the job in the same step (a job routed to
         Temporal); ``message`` is pushed to its Dramatiq queue in the same step.
-        Nothing is written when a record already exists.
+        Nothing is written when a record already exists, nor while ``unique``'s
+        window holds another job whose record exists (the admission names it);
+        otherwise this job opens the window.
         """
-        entry = AdmitEntry(job_id, fields, payload, deadline, owner, message)
+        entry = AdmitEntry(job_id, fields, payload, deadline, owner, message, unique)
         keys, args = self._admit_parts(entry)
         return RedisCall.lua(_ADMIT, keys, args, _admission)
 
@@ -116,6 +130,7 @@ class Ledger:
             message.messages_key if message else "",
             message.wake_key if message else "",
             self.keys.index,
+            entry.unique.key if entry.unique else "",
         ]
         args: list[Arg] = [
             "" if entry.deadline is None else repr(entry.deadline),
@@ -125,6 +140,7 @@ class Ledger:
             message.data if message else b"",
             json.dumps(entry.fields),
             entry.payload,
+            max(1, round(entry.unique.window_s * 1000)) if entry.unique else 0,
         ]
         return keys, args
 
@@ -212,7 +228,8 @@ def _admission(reply: list[Any]) -> Admission:
     if int(reply[0]) == 1:
         return Admission(created=True)
     token, engine, reason, state, current = (_opt(v) for v in reply[1:6])
-    return Admission(False, token, engine, reason, state, current)
+    first = _opt(reply[6]) if len(reply) > 6 else None
+    return Admission(False, token, engine, reason, state, current, first)
 
 
 def _admissions(reply: list[list[Any]]) -> list[Admission]:

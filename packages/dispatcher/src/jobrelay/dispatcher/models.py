@@ -44,6 +44,8 @@ class JobRequest(BaseModel):
     payload: Any = Field(default_factory=dict)
     job_id: str | None = None
     delay: timedelta | float | None = None
+    priority: str | int | None = None
+    """``high``, ``normal``, ``low`` or 1 (first) to 5 (last); None is ``normal``."""
 
 
 @dataclass(frozen=True, slots=True)

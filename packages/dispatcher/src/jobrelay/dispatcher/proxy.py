@@ -58,10 +58,13 @@ class DispatchProxy:
         job_id: str | None = None,
         delay: timedelta | float | None = None,
         confirm: Confirm = "admission",
+        priority: str | int | None = None,
     ) -> DispatchReceipt:
         """POST the job; errors map to the same types a direct dispatch raises."""
         body = self._body(name, payload, job_id, delay)
         body["confirm"] = confirm
+        if priority is not None:
+            body["priority"] = priority
         size = len(pydantic_core.to_json(body["payload"]))
         try:
             response = await self._client().post("/jobs", json=body)
@@ -114,6 +117,8 @@ class DispatchProxy:
                 results[index] = BatchResult(index, error=exc)
                 continue
             body.pop("confirm")
+            if request.priority is not None:
+                body["priority"] = request.priority
             sent.append((index, request, body))
         if sent:
             await self._send_batch(sent, results)

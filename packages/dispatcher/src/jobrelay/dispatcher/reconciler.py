@@ -20,6 +20,7 @@ from jobrelay.queue import (
 
 from .ledger import Ledger
 from .models import Reason
+from .receipts import record_priority
 from .temporal_link import TemporalLink
 
 logger = logging.getLogger("jobrelay.reconciler")
@@ -156,7 +157,11 @@ class Reconciler:
             report.dropped += 1
             return
         job = EngineJob(
-            job_id=job_id, name=record.name, queue=record.queue, payload=loads(record.payload)
+            job_id=job_id,
+            name=record.name,
+            queue=record.queue,
+            payload=loads(record.payload),
+            priority=record_priority(record),
         )
         started = time.perf_counter()
         try:

@@ -19,7 +19,7 @@ from jobrelay.queue import (
 from .errors import JobNotFound, JobNotRetryable, StatusUnavailable
 from .ledger import QueuedMessage
 from .models import DispatchReceipt, Reason
-from .receipts import new_token
+from .receipts import new_token, record_priority
 
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
@@ -55,7 +55,11 @@ class RetryDispatch:
             if record.state.value not in RETRYABLE_STATES:
                 raise JobNotRetryable(job_id, record.state.value)
             job = EngineJob(
-                job_id=job_id, name=record.name, queue=record.queue, payload=loads(record.payload)
+                job_id=job_id,
+                name=record.name,
+                queue=record.queue,
+                payload=loads(record.payload),
+                priority=record_priority(record),
             )
             to_dramatiq, reason = await self._engine(job.queue)
             if to_dramatiq:

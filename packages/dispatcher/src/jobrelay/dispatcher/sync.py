@@ -39,9 +39,12 @@ def dispatch_job_sync(
     job_id: str | None = None,
     delay: timedelta | float | None = None,
     confirm: Confirm = "admission",
+    priority: str | int | None = None,
 ) -> DispatchReceipt:
     """Blocking :func:`dispatch_job`."""
-    return _run(dispatch_job(name, payload, job_id=job_id, delay=delay, confirm=confirm))
+    return _run(
+        dispatch_job(name, payload, job_id=job_id, delay=delay, confirm=confirm, priority=priority)
+    )
 
 
 def dispatch_many_sync(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[BatchResult]:

@@ -10,7 +10,7 @@ from .backfill import Backfill
 from .errors import DispatchUnavailable
 from .ledger import Ledger
 from .models import DispatchReceipt, Reason
-from .receipts import deduplicated_receipt, new_token, record_fields
+from .receipts import deduplicated_receipt, new_token, record_fields, unique_window
 from .settings import DispatcherSettings
 from .temporal_link import TemporalLink
 
@@ -63,7 +63,12 @@ class TemporalPath:
             try:
                 admission = await self.redis.run(
                     self.ledger.admit(
-                        job.job_id, fields, payload=encoded, deadline=lease, owner=ENGINE_TEMPORAL
+                        job.job_id,
+                        fields,
+                        payload=encoded,
+                        deadline=lease,
+                        owner=ENGINE_TEMPORAL,
+                        unique=unique_window(self.ledger.keys, job),
                     )
                 )
             except RedisUnavailable:

@@ -18,6 +18,7 @@ from .errors import (
     UnknownJob,
 )
 from .flow import (
+    DEFAULT_PRIORITY,
     PRIORITY_NAMES,
     WHOLE_JOB_KEY,
     FlowControl,
@@ -74,6 +75,7 @@ __all__ = [
     "parse_rate",
     "priority_key",
     "PRIORITY_NAMES",
+    "DEFAULT_PRIORITY",
     "WHOLE_JOB_KEY",
     # Writing job bodies
     "JobContext",
