@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from jobrelay.queue import QueueSettings
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
@@ -97,6 +97,8 @@ class TemporalAdapter:
     ) -> None:
         """Start the workflow with id ``job.job_id``; a job started before is left alone.
 
+        The workflow and its activities run at ``job.priority`` on their task queue.
+
         ``rerun`` (an operator's retry of a job that ended) lets a new run
         start after a closed one; a running one is still left alone.
         """
@@ -118,6 +120,13 @@ class TemporalAdapter:
                     start_delay=timedelta(seconds=delay_s) if delay_s else None,
                     memo={"name": job.name, "queue": job.queue},
                     static_summary=job.name,
+                    # The task queue's priority (1 first .. 5 last); its
+                    # activities inherit it.
+                    priority=(
+                        Priority(priority_key=job.priority)
+                        if job.priority is not None
+                        else Priority.default
+                    ),
                     rpc_timeout=self.timeout,
                 )
             )

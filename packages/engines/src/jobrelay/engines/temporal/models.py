@@ -6,16 +6,18 @@ pydantic models and constants only: no I/O, no clock.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ..flow import FlowPlan
 from ..job import EngineJob
 
 WORKFLOW_NAME = "jobrelay.job"
 CLAIM_ACTIVITY = "jobrelay.claim"
 STEP_ACTIVITY = "jobrelay.step"
 RECORD_ACTIVITY = "jobrelay.record"
+FLOW_ACTIVITY = "jobrelay.flow"
 STATUS_QUERY = "jobrelay.status"
 
 # ApplicationError types the activities raise and the workflow recognises.
@@ -61,6 +63,26 @@ class ClaimOutput(BaseModel):
     """The record says the job already finished (an earlier run): nothing to do."""
 
 
+class FlowInput(BaseModel):
+    """Take (``enter``) or free (``leave``) a job's concurrency slot and rate turn."""
+
+    job_id: str
+    plan: FlowPlan
+    op: Literal["enter", "leave"] = "enter"
+    waited_turn: bool = False
+    """The job was given its turn before: it waits only what is left of it."""
+    poll_s: float = 1.0
+    """The longest it waits for a slot before it looks again."""
+
+
+class FlowOutput(BaseModel):
+    verdict: Literal["admitted", "wait", "pass", "unavailable"]
+    """``pass``: the job will not run (finished, cancelled, Dramatiq's); ``unavailable``:
+    Redis did not answer, so the job waits (it never runs over its limit)."""
+    wait_s: float = 0.0
+    waiting_for: str = ""
+
+
 class StepInput(BaseModel):
     job_id: str
     step_id: str
@@ -70,6 +92,14 @@ class StepInput(BaseModel):
     update: RecordUpdate | None = None
     ensure: EngineJob | None = None
     """Set until the record was created and claimed (Redis was down at start)."""
+    hold: FlowPlan | None = None
+    """The job holds a concurrency slot: the activity renews its lease while it runs."""
+    turn: FlowPlan | None = None
+    """The job's rate-limit turn is due: taken right before the step runs, so the
+    limit holds on the steps' real start times (the first step of a run, and the
+    first after each sleep)."""
+    waited_turn: bool = False
+    """It was given its turn before and waited for it."""
 
 
 class StepOutput(BaseModel):
@@ -83,6 +113,10 @@ class StepOutput(BaseModel):
     """``ensure`` found the job finished by an earlier run: the step did not run."""
     started_at: float | None = None
     """When this attempt of the activity started (epoch seconds, the worker's clock)."""
+    wait_s: float | None = None
+    """Set when the step did not run: its turn is not due yet (``waiting_for`` ``rate``),
+    or Redis did not answer to give it (``unavailable``). Run it again after the wait."""
+    waiting_for: str = ""
 
 
 class FinishInput(BaseModel):
@@ -100,6 +134,8 @@ class RecordInput(BaseModel):
     update: RecordUpdate | None = None
     ensure: EngineJob | None = None
     finish: FinishInput | None = None
+    release: FlowPlan | None = None
+    """Free the job's concurrency slot with the outcome (one round trip)."""
 
 
 class RecordOutput(BaseModel):

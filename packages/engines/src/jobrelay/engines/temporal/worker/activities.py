@@ -22,11 +22,15 @@ from jobrelay.queue import (
     ENGINE_TEMPORAL,
     AttemptEntry,
     ClaimedStart,
+    FlowGate,
     JobHistory,
     JobRecord,
     JobState,
     JobStore,
+    LeaseKeeper,
     RedisUnavailable,
+    Slot,
+    Verdict,
     dumps,
     traceback_tail,
 )
@@ -35,11 +39,13 @@ from pydantic_core import PydanticSerializationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ...flow import FlowPlan
 from ...job import EngineJob
 from ..models import (
     CANCELLED_ERROR,
     CLAIM_ACTIVITY,
     DEFINITION_ERROR,
+    FLOW_ACTIVITY,
     PERMANENT_ERROR,
     RECORD_ACTIVITY,
     RUN_ID_FIELD,
@@ -47,6 +53,8 @@ from ..models import (
     ClaimInput,
     ClaimOutput,
     FinishInput,
+    FlowInput,
+    FlowOutput,
     RecordInput,
     RecordOutput,
     RecordUpdate,
@@ -63,6 +71,9 @@ logger = logging.getLogger(__name__)
 # Temporal heard back), and running it blind would run a finished step again.
 RETRY_CHECK_WAIT_S = 60.0
 _RETRY_CHECK_PAUSE_S = 1.0
+# A step whose slot lease was lost (a gap between steps longer than the lease,
+# and another job took the slot) waits this long between looks for it again.
+_SLOT_LOST_PAUSE_S = 1.0
 
 
 class JobActivities:
@@ -72,14 +83,78 @@ class JobActivities:
     Temporal's history stays the source of truth.
     """
 
-    def __init__(self, store: JobStore | None) -> None:
+    def __init__(self, store: JobStore | None, *, flow_lease_s: float = 30.0) -> None:
         self._store = store
         # The job's attempt and step logs, beside its record (its detail shows them).
         self._history = JobHistory.of(store) if store is not None else None
+        # Flow control: slots and turns, and the leases of the slots whose
+        # jobs run a step here.
+        self._gate = (
+            FlowGate(store.client, store.keys, lease_s=flow_lease_s) if store is not None else None
+        )
+        self._keeper = LeaseKeeper(self._gate) if self._gate is not None else None
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for ``Worker(activities=...)``."""
-        return [self.claim, self.step, self.record]
+        return [self.claim, self.step, self.record, self.flow]
+
+    @activity.defn(name=FLOW_ACTIVITY)
+    async def flow(self, data: FlowInput) -> FlowOutput:
+        """Take the job's slot and turn (``enter``), or free its slot (``leave``).
+
+        Redis not answering is an answer (``unavailable``): the workflow waits
+        and asks again, so a limited job never starts without its slot.
+        """
+        gate = self._gate
+        if gate is None:
+            logger.warning("job %s: no Redis store, so flow control is not enforced", data.job_id)
+            return FlowOutput(verdict="pass")
+        slot = data.plan.slot(gate, data.job_id, ENGINE_TEMPORAL)
+        try:
+            if data.op == "leave":
+                if slot is not None:
+                    await asyncio.to_thread(gate.leave, slot)
+                return FlowOutput(verdict="pass")
+            entry = await asyncio.to_thread(
+                data.plan.enter,
+                gate,
+                data.job_id,
+                ENGINE_TEMPORAL,
+                waited_turn=data.waited_turn,
+                poll_s=data.poll_s,
+            )
+        except RedisUnavailable as exc:
+            logger.warning("job %s: Redis unavailable for flow control: %s", data.job_id, exc)
+            return FlowOutput(verdict="unavailable")
+        if entry.verdict is Verdict.WAIT:
+            return FlowOutput(verdict="wait", wait_s=entry.wait_s, waiting_for=entry.waiting_for)
+        return FlowOutput(verdict="admitted" if entry.verdict is Verdict.ADMITTED else "pass")
+
+    async def _hold_slot(self, data: StepInput) -> Slot | None:
+        """Renew the slot of the job running this step, and keep renewing it meanwhile.
+
+        A slot lost (its lease ended between steps and another job took it) is
+        waited for, heartbeating: the step never runs beside more jobs than
+        the limit. A Redis that does not answer leaves the step to run (the
+        lease stands, and its renewal is retried).
+        """
+        if data.hold is None or self._gate is None or self._keeper is None:
+            return None
+        slot = data.hold.slot(self._gate, data.job_id, ENGINE_TEMPORAL)
+        if slot is None:
+            return None
+        while True:
+            try:
+                lost = await asyncio.to_thread(self._gate.renew, [slot])
+            except RedisUnavailable as exc:
+                logger.warning("job %s: could not renew its slot: %s", data.job_id, exc)
+                break
+            if not lost:
+                break
+            activity.heartbeat()
+            await asyncio.sleep(_SLOT_LOST_PAUSE_S)
+        self._keeper.hold(slot)
+        return slot
 
     @activity.defn(name=CLAIM_ACTIVITY)
     async def claim(self, data: ClaimInput) -> ClaimOutput:
@@ -109,6 +184,26 @@ class JobActivities:
             if checked is not None:
                 before, synced = checked, True
         owner = before.owner
+        if data.turn is not None and not synced and self._gate is not None:
+            # No turn without Redis: the step waits rather than run over the rate.
+            return StepOutput(
+                value="null",
+                attempt=info.attempt,
+                synced=synced,
+                started_at=started,
+                wait_s=1.0,
+                waiting_for="unavailable",
+            )
+        if before.turn_wait is not None:
+            return StepOutput(
+                value="null",
+                attempt=info.attempt,
+                synced=synced,
+                owner=owner,
+                started_at=started,
+                wait_s=before.turn_wait,
+                waiting_for="rate",
+            )
         if owner == ENGINE_DRAMATIQ or before.finished:
             # Not this run's to do: the workflow stops on this answer.
             return StepOutput(
@@ -143,6 +238,7 @@ class JobActivities:
         heartbeat = info.heartbeat_timeout
         interval = max(0.1, min(1.0, heartbeat.total_seconds() / 4)) if heartbeat else None
         keep = partial(self._keep, data, info.attempt, started) if synced else None
+        slot = await self._hold_slot(data)
         try:
             value = await call_with_heartbeat(fn, args, interval, keep=keep)
         except PermanentError as exc:
@@ -154,6 +250,9 @@ class JobActivities:
             if synced:
                 await self._step_failed(data, info, started, exc, retried=_retried(info, exc))
             raise
+        finally:
+            if slot is not None and self._keeper is not None:
+                self._keeper.drop(slot)
         try:
             encoded = dumps(value)
         except PydanticSerializationError as exc:
@@ -272,6 +371,19 @@ class JobActivities:
         if attempt > data.attempts:
             update = update.merge(RecordUpdate(attempts=attempt))
         self._apply(data.job_id, update)
+        if data.turn is not None and self._gate is not None:
+            # Its rate-limit turn, right before it runs (a wait runs nothing).
+            plan = data.turn
+            entry = self._gate.enter(
+                plan.name,
+                data.job_id,
+                ENGINE_TEMPORAL,
+                rate_key=plan.rate_key,
+                interval_s=plan.interval_s,
+                waited_turn=data.waited_turn,
+            )
+            if entry.verdict is Verdict.WAIT:
+                return _BeforeStep(owner=owner, turn_wait=entry.wait_s)
         done = store.load_step(data.job_id, data.step_id) if attempt > 1 else None
         # The cancel flag, read with the step marked running in its log (one round trip).
         assert self._history is not None
@@ -279,7 +391,17 @@ class JobActivities:
         return _BeforeStep(owner=owner, cancel=cancel, done=done)
 
     def _record(self, data: RecordInput, worker: str) -> tuple[str | None, bool]:
-        """Claim if asked (``ensure``), then write; ``(owner, finished by an earlier run)``."""
+        """Claim if asked (``ensure``), then write; ``(owner, finished by an earlier run)``.
+
+        The job's slot (``release``) is freed whatever the write found.
+        """
+        try:
+            return self._write(data, worker)
+        finally:
+            if data.release is not None:
+                self._release(data.job_id, data.release)
+
+    def _write(self, data: RecordInput, worker: str) -> tuple[str | None, bool]:
         store = self._store
         assert store is not None
         owner = None
@@ -296,6 +418,17 @@ class JobActivities:
             )
             self._log_outcome(data.job_id, finish, worker)
         return owner, False
+
+    def _release(self, job_id: str, plan: FlowPlan) -> None:
+        """Free the job's slot with its outcome (blocking; one that is not freed expires)."""
+        assert self._gate is not None
+        slot = plan.slot(self._gate, job_id, ENGINE_TEMPORAL)
+        if slot is None:
+            return
+        try:
+            self._gate.leave(slot)
+        except RedisUnavailable as exc:
+            logger.info("job %s: its slot frees when its lease ends: %s", job_id, exc)
 
     def _log_outcome(self, job_id: str, finish: FinishInput, worker: str) -> None:
         """The run's outcome as the last entry of its attempt log (blocking; best effort).
@@ -359,6 +492,8 @@ class _BeforeStep:
     cancel: bool = False
     done: str | None = None
     """The step's result kept by an earlier attempt (JSON), if any."""
+    turn_wait: float | None = None
+    """Seconds until the job's rate-limit turn: the step must not run yet."""
 
 
 def _worker_identity() -> str:

@@ -33,6 +33,7 @@ from ..models import (
     StepInput,
     StepOutput,
 )
+from .flow_hold import FlowHold
 from .policy import heartbeat_timeout, step_retry_policy, step_time_limit
 from .recorder import Recorder
 
@@ -48,6 +49,8 @@ class WorkflowJobContext(BaseJobContext):
         self._heartbeat_timeout = heartbeat_timeout(definition)
         self._cancelled = False
         self.cancelled_by_temporal = False
+        self.flow: FlowHold | None = None
+        """The run's slot and turn, when the job is under flow control."""
 
     @property
     def cancelled(self) -> bool:
@@ -66,35 +69,51 @@ class WorkflowJobContext(BaseJobContext):
         if self._cancelled:
             raise JobCancelled(f"job {self.job_id} cancelled before step {step_id!r}")
         ref = step_ref(fn)
-        update, ensure = self._recorder.outgoing()
-        call = StepInput(
-            job_id=self.job_id,
-            step_id=step_id,
-            ref=ref,
-            args=list(args),
-            attempts=self._recorder.attempts,
-            update=update,
-            ensure=ensure,
-        )
-        try:
-            out: StepOutput = await workflow.execute_activity(
-                STEP_ACTIVITY,
-                call,
-                result_type=StepOutput,
-                activity_id=step_id,
-                start_to_close_timeout=self._time_limit,
-                heartbeat_timeout=self._heartbeat_timeout,
-                retry_policy=self._retry_policy,
-                summary=step_id,
+        flow = self.flow
+        waited_turn = False
+        while True:
+            update, ensure = self._recorder.outgoing()
+            call = StepInput(
+                job_id=self.job_id,
+                step_id=step_id,
+                ref=ref,
+                args=list(args),
+                attempts=self._recorder.attempts,
+                update=update,
+                ensure=ensure,
+                hold=flow.plan if flow is not None and flow.held else None,
+                turn=flow.plan if flow is not None and flow.turn_due else None,
+                waited_turn=waited_turn,
             )
-        except (asyncio.CancelledError, ActivityError) as exc:
-            translated = self._translate(step_id, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
-        self._recorder.delivered(
-            synced=out.synced, owner=out.owner, sent=update, finished=out.finished
-        )
+            try:
+                out: StepOutput = await workflow.execute_activity(
+                    STEP_ACTIVITY,
+                    call,
+                    result_type=StepOutput,
+                    activity_id=step_id,
+                    start_to_close_timeout=self._time_limit,
+                    heartbeat_timeout=self._heartbeat_timeout,
+                    retry_policy=self._retry_policy,
+                    summary=step_id,
+                )
+            except (asyncio.CancelledError, ActivityError) as exc:
+                translated = self._translate(step_id, exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+            self._recorder.delivered(
+                synced=out.synced, owner=out.owner, sent=update, finished=out.finished
+            )
+            if out.wait_s is None or flow is None:
+                break
+            # Not its rate-limit turn yet: the step did not run; wait on a timer.
+            waited_turn = waited_turn or out.waiting_for == "rate"
+            try:
+                await flow.wait_for_turn(out.wait_s, out.waiting_for)
+            except asyncio.CancelledError as exc:
+                raise self._translate(step_id, exc) from exc
+        if flow is not None:
+            flow.turn_due = False
         self._attempt = out.attempt
         self._recorder.attempt_began(out.attempt, out.started_at)
         return TypeAdapter(step_result_type(fn)).validate_json(out.value)
@@ -113,7 +132,12 @@ class WorkflowJobContext(BaseJobContext):
         self._recorder.note(RecordUpdate(state="sleeping", wake_at=now.timestamp() + duration))
         try:
             await self._recorder.flush()
+            if self.flow is not None:
+                # A sleeping job does not run: its slot is someone else's meanwhile.
+                await self.flow.leave()
             await workflow.sleep(duration, summary=step_id)
+            if self.flow is not None:
+                await self.flow.enter()
         except asyncio.CancelledError as exc:
             raise self._translate(step_id, exc) from exc
         self._recorder.note(RecordUpdate(state="running"))

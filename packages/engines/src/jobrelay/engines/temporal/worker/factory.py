@@ -82,6 +82,6 @@ def make_worker(
         client,
         task_queue=settings.keys.task_queue(queue),
         workflows=[JobWorkflow],
-        activities=JobActivities(store).all(),
+        activities=JobActivities(store, flow_lease_s=settings.flow_lease_s).all(),
         **options,
     )

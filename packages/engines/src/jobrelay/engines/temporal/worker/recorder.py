@@ -15,6 +15,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError, is_cancelled_exception
 
+from ...flow import FlowPlan
 from ...job import EngineJob
 from ..models import (
     RECORD_ACTIVITY,
@@ -128,8 +129,12 @@ class Recorder:
         if out is not None:
             self.delivered(synced=out.synced, owner=out.owner, sent=update, finished=out.finished)
 
-    async def finish(self, finish: FinishInput) -> None:
-        """Write the outcome to Redis once; a Redis still down after a few tries is let go."""
+    async def finish(self, finish: FinishInput, *, release: FlowPlan | None = None) -> None:
+        """Write the outcome to Redis once; a Redis still down after a few tries is let go.
+
+        ``release``: the concurrency slot to free in the same write (a slot
+        whose release is lost frees when its lease ends).
+        """
         self.state = finish.state
         if finish.state == JobState.SUCCEEDED:
             self.progress = 100
@@ -139,7 +144,9 @@ class Recorder:
             update={"attempt": self.attempts, "started_at": self.attempt_started_at}
         )
         update, ensure = self.outgoing()
-        record = RecordInput(job_id=self.job.job_id, update=update, ensure=ensure, finish=finish)
+        record = RecordInput(
+            job_id=self.job.job_id, update=update, ensure=ensure, finish=finish, release=release
+        )
         try:
             await self._record(record)
         except asyncio.CancelledError:

@@ -25,6 +25,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
+from ...flow import FlowPlan
 from ...job import EngineJob
 from ..models import (
     CLAIM_ACTIVITY,
@@ -39,6 +40,7 @@ from ..models import (
     WorkflowStatus,
 )
 from .context import WorkflowJobContext
+from .flow_hold import FLOW_CONTROL, FlowHold
 from .recorder import DuplicateRun, Recorder
 from .sandbox import job_module, load_sandbox_jobs
 
@@ -123,9 +125,17 @@ class JobWorkflow:
         try:
             definition = _definition(job.name, module)
             ctx = WorkflowJobContext(definition, recorder)
+            if definition.flow.limits_starts and workflow.patched(FLOW_CONTROL):
+                # Its concurrency slot and rate turn first, waiting on timers.
+                plan = FlowPlan.of(definition, job.payload)
+                assert plan is not None
+                ctx.flow = FlowHold(job, plan, recorder)
+                await ctx.flow.enter()
             result = await execute(definition, ctx, job.payload)
         except DuplicateRun as dup:
             workflow.logger.warning("job %s: %s; stopping this run", job.job_id, dup)
+            if ctx is not None and ctx.flow is not None:
+                await ctx.flow.leave()
             if not dup.finished:
                 recorder.state = JobState.CANCELLED
             return JobOutcome(
@@ -133,7 +143,9 @@ class JobWorkflow:
             )
         except (JobCancelled, asyncio.CancelledError) as exc:
             error = f"cancelled: {exc}" if str(exc) else "cancelled"
-            await recorder.finish(FinishInput(state=JobState.CANCELLED, error=error))
+            await recorder.finish(
+                FinishInput(state=JobState.CANCELLED, error=error), release=_release(ctx)
+            )
             if isinstance(exc, asyncio.CancelledError) or (ctx and ctx.cancelled_by_temporal):
                 # Ends the workflow as cancelled (the request came through Temporal).
                 raise asyncio.CancelledError(error) from None
@@ -145,12 +157,19 @@ class JobWorkflow:
             error = describe_error(exc)
             if definition is not None and ctx is not None:
                 await _failure_hook(definition, ctx, error)
-            await recorder.finish(FinishInput(state=state, error=error))
+            await recorder.finish(FinishInput(state=state, error=error), release=_release(ctx))
             raise ApplicationError(
                 error, state, recorder.attempts, type=JOB_FAILED, non_retryable=True
             ) from exc
-        await recorder.finish(FinishInput(state=JobState.SUCCEEDED, result=result))
+        await recorder.finish(
+            FinishInput(state=JobState.SUCCEEDED, result=result), release=_release(ctx)
+        )
         return JobOutcome(result=result, attempts=recorder.attempts)
+
+
+def _release(ctx: WorkflowJobContext | None) -> FlowPlan | None:
+    """The concurrency slot the run holds, to free with its outcome."""
+    return ctx.flow.handover() if ctx is not None and ctx.flow is not None else None
 
 
 def _definition(name: str, module: str | None) -> JobDefinition:
