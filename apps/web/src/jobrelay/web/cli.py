@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -180,9 +182,27 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Console-script entry point: any failure is one line on stderr and exit code 1."""
+    """Console-script entry point: any failure is one line on stderr and exit code 1.
+
+    The process ends with ``os._exit`` once its output is flushed: a Temporal
+    connect still in flight in the SDK's Rust runtime (a dispatch that found
+    no server, say) panics and aborts the interpreter if it completes while
+    Python finalizes (temporalio/sdk-python#300), which would turn a clean
+    one-line error into SIGABRT.
+    """
+    code = 0
     try:
         app()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            typer.echo(exc.code, err=True)
+            code = 1
+        else:
+            code = exc.code or 0
     except Exception as exc:
         typer.echo(_one_line(exc), err=True)
-        raise SystemExit(1) from None
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
