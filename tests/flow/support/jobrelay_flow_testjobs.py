@@ -72,7 +72,19 @@ async def plain(ctx: JobContext, data: Span) -> float:
     return await _span(ctx, data)
 
 
-@job("flowt.unique", unique_for=timedelta(seconds=1), unique_key="key", retries=0)
+@job("flowt.unique", unique_for=timedelta(seconds=3), unique_key="key", retries=0)
 async def unique(ctx: JobContext, data: Span) -> float:
-    """One job per key in any second from its first dispatch."""
+    """One job per key in the 3 s after its first dispatch."""
+    return await _span(ctx, data)
+
+
+def _key_or_fail(data: Span) -> str:
+    if not data.key:
+        raise ValueError("an empty key")
+    return data.key
+
+
+@job("flowt.keyed_by_function", concurrency_limit=1, concurrency_key=_key_or_fail, retries=0)
+async def keyed_by_function(ctx: JobContext, data: Span) -> float:
+    """Its key is a function of the payload, which refuses an empty key."""
     return await _span(ctx, data)

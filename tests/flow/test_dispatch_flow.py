@@ -1,0 +1,172 @@
+"""Flow control at dispatch: uniqueness windows on both engine paths and in batches,
+priorities on Dramatiq (a worker takes waiting high-priority jobs first)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+from jobrelay.devservers import TemporalDevServer
+from jobrelay.dispatcher import Dispatcher, DispatcherSettings, InvalidDispatch, LiveWorkers
+from jobrelay.dispatcher.fast_enqueue import DramatiqMessages
+from jobrelay.engines.dramatiq import DramatiqAdapter, DramatiqKeys, make_broker
+from jobrelay.engines.dramatiq.worker import start_worker
+from jobrelay.engines.temporal import TemporalAdapter, connect
+from jobrelay.job_engine import InvalidPayload
+from jobrelay.queue import (
+    JobStore,
+    QueuePauses,
+    QueueSettings,
+    RedisHealth,
+    WorkerInfo,
+    WorkerRegistry,
+)
+
+
+async def _dispatcher(
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_server: TemporalDevServer,
+    *,
+    use_dramatiq: bool = True,
+) -> tuple[Dispatcher, DramatiqAdapter]:
+    adapter = DramatiqAdapter(make_broker(queue_settings), store, queue_settings)
+    registry = WorkerRegistry.from_settings(store.client, queue_settings)
+    # A live worker for ``default``, as a worker app's heartbeat says: Dramatiq takes jobs.
+    registry.heartbeat(
+        WorkerInfo(
+            worker_id=uuid.uuid4().hex[:8],
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=["default"],
+            started_at=time.time(),
+        )
+    )
+    dispatcher = Dispatcher(
+        DispatcherSettings(use_dramatiq=use_dramatiq, live_worker_cache_ms=0),
+        store=store,
+        health=RedisHealth.from_settings(store.client, queue_settings),
+        workers=LiveWorkers(registry, cache_s=0),
+        dramatiq=adapter,
+        temporal=TemporalAdapter(await connect(temporal_server.address), queue_settings),
+        messages=DramatiqMessages(adapter),
+    )
+    return dispatcher, adapter
+
+
+@pytest.mark.parametrize("engine", ["dramatiq", "temporal"])
+async def test_a_second_dispatch_inside_the_window_is_deduplicated_and_one_after_it_is_not(
+    flowjobs: ModuleType,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_server: TemporalDevServer,
+    run_id: str,
+    engine: str,
+) -> None:
+    dispatcher, _ = await _dispatcher(
+        queue_settings, store, temporal_server, use_dramatiq=engine == "dramatiq"
+    )
+    payload = {"run": run_id, "key": "booking-7"}
+    first = await dispatcher.dispatch("flowt.unique", payload)
+    assert first.engine == engine and not first.deduplicated
+    # The same key, another payload otherwise: the first job's receipt, flagged.
+    second = await dispatcher.dispatch("flowt.unique", {**payload, "label": "again"})
+    assert second.deduplicated and second.job_id == first.job_id
+    assert second.engine == first.engine and second.reason == first.reason
+    # Another key has its own window.
+    other = await dispatcher.dispatch("flowt.unique", {**payload, "key": "booking-8"})
+    assert not other.deduplicated and other.job_id != first.job_id
+    # Three seconds on the window is over: a new job.
+    ttl_ms = store.client.pttl(store.keys.flow_unique("flowt.unique", "booking-7"))
+    assert 0 < ttl_ms <= 3000
+    await asyncio.sleep(ttl_ms / 1000 + 0.1)
+    later = await dispatcher.dispatch("flowt.unique", payload)
+    assert not later.deduplicated and later.job_id != first.job_id
+    assert store.get(later.job_id) is not None
+
+
+async def test_a_batch_deduplicates_within_itself_and_against_the_window(
+    flowjobs: ModuleType,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_server: TemporalDevServer,
+    run_id: str,
+) -> None:
+    dispatcher, _ = await _dispatcher(queue_settings, store, temporal_server)
+    before = await dispatcher.dispatch("flowt.unique", {"run": run_id, "key": "a"})
+    results = await dispatcher.dispatch_many(
+        [{"name": "flowt.unique", "payload": {"run": run_id, "key": k}} for k in "abbc"]
+    )
+    receipts = [r.receipt for r in results]
+    assert all(r is not None for r in receipts)
+    a, b1, b2, c = (r for r in receipts if r is not None)
+    assert a.deduplicated and a.job_id == before.job_id
+    assert not b1.deduplicated and b2.deduplicated and b2.job_id == b1.job_id
+    assert not c.deduplicated
+
+
+async def test_bad_priorities_and_unreadable_keys_are_refused_naming_them(
+    flowjobs: ModuleType,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_server: TemporalDevServer,
+    run_id: str,
+) -> None:
+    dispatcher, _ = await _dispatcher(queue_settings, store, temporal_server)
+    for bad in ("urgent", 0, 9):
+        with pytest.raises(InvalidDispatch) as caught:
+            await dispatcher.dispatch("flowt.plain", {"run": run_id}, priority=bad)
+        assert caught.value.loc == ("priority",)
+    results = await dispatcher.dispatch_many(
+        [{"name": "flowt.plain", "payload": {"run": run_id}, "priority": "soon"}]
+    )
+    error = results[0].error
+    assert isinstance(error, InvalidDispatch) and error.loc == ("jobs", 0, "priority")
+    with pytest.raises(InvalidPayload, match="concurrency_key"):
+        await dispatcher.dispatch("flowt.keyed_by_function", {"run": run_id, "key": ""})
+
+
+@pytest.mark.timeout(120)
+async def test_with_200_low_then_20_high_queued_the_high_ones_start_first_on_dramatiq(
+    flowjobs: ModuleType,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_server: TemporalDevServer,
+    spans: Callable[[], list[dict[str, Any]]],
+    run_id: str,
+) -> None:
+    dispatcher, adapter = await _dispatcher(queue_settings, store, temporal_server)
+    pauses = QueuePauses(store.client, store.keys)
+    pauses.pause("default")  # everything waits, queued, until the worker starts
+    low = [
+        await dispatcher.dispatch("flowt.plain", {"run": run_id, "label": "low"}, priority="low")
+        for _ in range(200)
+    ]
+    high = [
+        await dispatcher.dispatch("flowt.plain", {"run": run_id, "label": "high"}, priority=1)
+        for _ in range(20)
+    ]
+    assert {r.engine for r in low + high} == {"dramatiq"}
+    keys = DramatiqKeys(adapter.broker.namespace)
+    assert store.client.llen(keys.lane("default", 5)) == 200
+    assert store.client.llen(keys.lane("default", 1)) == 20
+    assert store.get(high[0].job_id).extra["priority"] == "1"  # type: ignore[union-attr]
+    # One worker thread: jobs start one after another, in the order taken.
+    worker = start_worker(adapter, ["default"], threads=1)
+    try:
+        pauses.resume("default")
+        deadline = time.monotonic() + 90
+        while len(found := spans()) < 220:
+            assert time.monotonic() < deadline, f"only {len(found)} of 220 jobs ran"
+            await asyncio.sleep(0.1)
+    finally:
+        await asyncio.to_thread(worker.stop, 10_000)
+    order = [s["label"] for s in sorted(found, key=lambda s: s["start"])]
+    assert order == ["high"] * 20 + ["low"] * 200
