@@ -154,7 +154,7 @@ async def test_with_redis_down_a_limited_job_waits_and_runs_once_it_is_back(
     handle = client.get_workflow_handle(job.job_id)
 
     async def waiting_for_redis() -> bool:
-        status = await handle.query(STATUS_QUERY, result_type=WorkflowStatus)
+        status: WorkflowStatus = await handle.query(STATUS_QUERY, result_type=WorkflowStatus)
         return status.message == "waiting for Redis to answer"
 
     deadline = time.monotonic() + 30
