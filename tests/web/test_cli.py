@@ -113,6 +113,8 @@ def test_operator_commands_show_tables_json_and_pause_and_resume(
     assert paused == {"default": True, "data_sync": False, "scheduled": False}
     assert runner.invoke(app, ["resume", "default"]).stdout.strip() == "default: running"
 
+    workers_table = runner.invoke(app, ["workers"])
+    assert workers_table.exit_code == 0 and "live workers" in workers_table.stdout
     workers = runner.invoke(app, ["workers", "--json"])
     assert workers.exit_code == 0 and set(json.loads(workers.stdout)) == {
         "default",
