@@ -14,17 +14,25 @@ from typing import Any
 
 import pytest
 from jobrelay.devservers import TemporalDevServer
-from jobrelay.dispatcher import Dispatcher, DispatcherSettings, InvalidDispatch, LiveWorkers
+from jobrelay.dispatcher import (
+    Dispatcher,
+    DispatcherSettings,
+    InvalidDispatch,
+    JobFlow,
+    LiveWorkers,
+)
 from jobrelay.dispatcher.fast_enqueue import DramatiqMessages
 from jobrelay.engines.dramatiq import DramatiqAdapter, DramatiqKeys, make_broker
 from jobrelay.engines.dramatiq.worker import start_worker
 from jobrelay.engines.temporal import TemporalAdapter, connect
 from jobrelay.job_engine import InvalidPayload
 from jobrelay.queue import (
+    FlowGate,
     JobStore,
     QueuePauses,
     QueueSettings,
     RedisHealth,
+    Verdict,
     WorkerInfo,
     WorkerRegistry,
 )
@@ -170,3 +178,55 @@ async def test_with_200_low_then_20_high_queued_the_high_ones_start_first_on_dra
         await asyncio.to_thread(worker.stop, 10_000)
     order = [s["label"] for s in sorted(found, key=lambda s: s["start"])]
     assert order == ["high"] * 20 + ["low"] * 200
+
+
+async def test_the_job_detail_the_queue_view_and_metrics_show_flow_control(
+    flowjobs: ModuleType,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_server: TemporalDevServer,
+    run_id: str,
+) -> None:
+    from jobrelay.web.queue_stats import read_queues
+    from jobrelay.web.scrape import redis_metrics
+
+    dispatcher, _ = await _dispatcher(queue_settings, store, temporal_server)
+    QueuePauses(store.client, store.keys).pause("default")  # nothing runs: the jobs stay queued
+    receipt = await dispatcher.dispatch(
+        "flowt.limited", {"run": run_id, "key": "cal-9"}, priority="high"
+    )
+    plain = await dispatcher.dispatch("flowt.plain", {"run": run_id})
+    # Two others hold the key's slots; the job is told to wait for one, as a worker would be.
+    gate = FlowGate(store.client, store.keys)
+    for holder in ("h1", "h2"):
+        slot = gate.slot("flowt.limited", "cal-9", holder, "dramatiq", 2)
+        assert (
+            gate.enter("flowt.limited", holder, "dramatiq", slot=slot).verdict is Verdict.ADMITTED
+        )
+    mine = gate.slot("flowt.limited", "cal-9", receipt.job_id, "dramatiq", 2)
+    assert gate.enter("flowt.limited", receipt.job_id, "dramatiq", slot=mine).verdict is (
+        Verdict.WAIT
+    )
+
+    detail = await dispatcher.get_detail(receipt.job_id)
+    assert detail.flow == JobFlow(
+        priority=1,
+        concurrency_limit=2,
+        concurrency_key="cal-9",
+        waiting_for="slot",
+    )
+    assert (await dispatcher.get_detail(plain.job_id)).flow is None
+
+    (view,) = await asyncio.to_thread(read_queues, dispatcher, ["default"])
+    assert view.ready == 2 and view.ready_by_priority == {"1": 1, "3": 1}
+    flows = {f.job: f for f in view.flow}
+    assert flows["flowt.limited"].concurrency_limit == 2
+    assert flows["flowt.limited"].waiting == 1 and flows["flowt.limited"].throttled == 0
+    assert flows["flowt.paced"].rate_limit == "10/s"
+    assert flows["flowt.unique"].unique_for_s == 3
+    assert "flowt.plain" not in flows
+
+    text = (await asyncio.to_thread(redis_metrics, dispatcher)).decode()
+    assert 'jobrelay_flow_waiting_jobs{job="flowt.limited",queue="default"} 1.0' in text
+    assert 'jobrelay_flow_throttled_jobs{job="flowt.paced",queue="default"} 0.0' in text
+    assert 'jobrelay_queue_messages{kind="ready",queue="default"} 2.0' in text

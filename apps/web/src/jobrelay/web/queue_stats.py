@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobrelay.engines.dramatiq import DramatiqKeys
+from jobrelay.job_engine import list_jobs
 from jobrelay.queue import (
     ENGINE_DRAMATIQ,
     ENGINE_TEMPORAL,
     QUEUES,
+    FlowGate,
     JobState,
     RedisUnavailable,
     unavailable_on_error,
@@ -27,12 +29,28 @@ logger = logging.getLogger("jobrelay.web")
 _SAMPLE_TTL_S = 2 * 3600
 
 
+class QueueFlow(BaseModel):
+    """One job of a queue under flow control: what it declares, and who waits now."""
+
+    job: str
+    concurrency_limit: int | None = None
+    concurrency_key: str | None = None
+    rate_limit: str | None = None
+    rate_key: str | None = None
+    unique_for_s: float | None = None
+    unique_key: str | None = None
+    waiting: int
+    """Jobs told to wait for a concurrency slot, not yet past their retry."""
+    throttled: int
+    """Jobs told to wait for their turn under the rate limit."""
+
+
 class QueueView(BaseModel):
     """One queue: messages by kind, jobs by state, recent throughput, workers, pause."""
 
     name: str
     ready: int
-    """Dramatiq messages ready to be taken."""
+    """Dramatiq messages ready to be taken (every priority's lane)."""
     delayed: int
     """Dramatiq messages waiting for their time (delays and retries)."""
     dead: int
@@ -50,6 +68,10 @@ class QueueView(BaseModel):
     paused: bool
     paused_at: float | None
     resumed_at: float | None
+    ready_by_priority: dict[str, int] = {}
+    """Ready Dramatiq messages by priority key (1 first .. 5 last), the non-empty lanes."""
+    flow: list[QueueFlow] = []
+    """The queue's jobs that declare flow control (those this process loads)."""
 
 
 class HistoryPoint(BaseModel):
@@ -72,13 +94,18 @@ def read_queues(dispatcher: Any, names: list[str]) -> list[QueueView]:
     now = time.time()
     minute = int(now // 60)
     out = []
+    gate = FlowGate(pauses.client, dispatcher.store.keys)
     for name in names:
         pipe = pauses.client.pipeline(transaction=False)
-        pipe.llen(keys.queue(name))
+        lanes = keys.lanes(name)
+        for lane in lanes:
+            pipe.llen(lane)
         pipe.llen(keys.queue(f"{name}.DQ"))
         pipe.zcard(keys.dead(name))
         with unavailable_on_error():
-            ready, delayed, dead = pipe.execute()
+            *by_lane, delayed, dead = pipe.execute()
+        ready = sum(by_lane)
+        by_priority = {str(i + 1): n for i, n in enumerate(by_lane) if n}
         states = index.count_by_state(name)
         oldest = index.oldest_created(name, JobState.QUEUED)
         # Windows end now: the current minute so far, then the minutes before it.
@@ -105,6 +132,26 @@ def read_queues(dispatcher: Any, names: list[str]) -> list[QueueView]:
                 paused=state.paused,
                 paused_at=state.paused_at,
                 resumed_at=state.resumed_at,
+                ready_by_priority=by_priority,
+                flow=_flows(gate, name),
+            )
+        )
+    return out
+
+
+def _flows(gate: FlowGate, queue: str) -> list[QueueFlow]:
+    """Flow control of ``queue``'s jobs: one round trip per job that declares any."""
+    out = []
+    for definition in list_jobs():
+        if definition.queue != queue or not definition.flow.declared:
+            continue
+        counts = gate.counts(definition.name)
+        out.append(
+            QueueFlow(
+                job=definition.name,
+                **definition.flow.describe(),
+                waiting=counts.waiting,
+                throttled=counts.throttled,
             )
         )
     return out

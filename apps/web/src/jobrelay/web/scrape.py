@@ -50,6 +50,18 @@ def redis_metrics(dispatcher: Any) -> bytes:
         ["queue"],
         registry=registry,
     )
+    waiting = Gauge(
+        "jobrelay_flow_waiting_jobs",
+        "Jobs told to wait for a concurrency slot (flow control), by queue and job.",
+        ["queue", "job"],
+        registry=registry,
+    )
+    throttled = Gauge(
+        "jobrelay_flow_throttled_jobs",
+        "Jobs told to wait for their turn under a rate limit, by queue and job.",
+        ["queue", "job"],
+        registry=registry,
+    )
     finished = Counter(
         "jobrelay_jobs_finished",
         "Jobs that finished, by queue, engine and outcome (succeeded, failed, cancelled, dead).",
@@ -65,6 +77,9 @@ def redis_metrics(dispatcher: Any) -> bytes:
         for engine, count in view.live_workers.items():
             workers.labels(view.name, engine).set(count)
         paused.labels(view.name).set(1 if view.paused else 0)
+        for flow in view.flow:
+            waiting.labels(view.name, flow.job).set(flow.waiting)
+            throttled.labels(view.name, flow.job).set(flow.throttled)
     for (queue, engine, state), count in sorted(outcomes.items()):
         finished.labels(queue, engine or "unknown", state).inc(count)
     return generate_latest(registry)

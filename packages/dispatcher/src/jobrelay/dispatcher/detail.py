@@ -6,6 +6,7 @@ import math
 from typing import Any
 from urllib.parse import quote
 
+from jobrelay.job_engine import DEFAULT_PRIORITY, InvalidPayload, UnknownJob, get_job
 from jobrelay.queue import (
     FINISHED_STATES,
     AttemptEntry,
@@ -17,7 +18,8 @@ from jobrelay.queue import (
     loads,
 )
 
-from .models import JobAttempt, JobDetail, JobStatus, JobStep, TemporalRun, utc
+from .models import JobAttempt, JobDetail, JobFlow, JobStatus, JobStep, TemporalRun, utc
+from .receipts import record_priority
 
 RESULT_LIMIT = 2000
 """Characters of a step's result (JSON text) a detail shows; the rest is cut."""
@@ -38,7 +40,45 @@ def detail_of(
         history=_history(view.attempts, record) if view is not None else [],
         steps=_steps(view, record) if view is not None else [],
         temporal=temporal,
+        flow=flow_of(record) if record is not None else None,
     )
+
+
+def flow_of(record: JobRecord) -> JobFlow | None:
+    """The job's flow control as its record and its job's declaration tell; None if none.
+
+    The declaration is read where the job's module is loaded (a web app that
+    does not load it shows the priority and the wait only).
+    """
+    waiting = record.extra.get("waiting_for") if record.state is JobState.QUEUED else None
+    flow = JobFlow(
+        priority=record_priority(record) or DEFAULT_PRIORITY,
+        waiting_for=waiting if waiting in ("slot", "rate") else None,
+    )
+    try:
+        definition = get_job(record.name)
+    except UnknownJob:
+        definition = None
+    if definition is not None and definition.flow.declared:
+        declared = definition.flow.describe()
+        try:
+            payload = loads(record.payload)
+            keys = definition.flow_keys(payload) if isinstance(payload, dict) else None
+        except (ValueError, InvalidPayload):
+            keys = None
+        flow = flow.model_copy(
+            update={
+                "concurrency_limit": declared.get("concurrency_limit"),
+                "concurrency_key": keys.concurrency if keys else None,
+                "rate_limit": declared.get("rate_limit"),
+                "rate_key": keys.rate if keys else None,
+                "unique_for_s": declared.get("unique_for_s"),
+                "unique_key": keys.unique if keys else None,
+            }
+        )
+    if flow == JobFlow():
+        return None
+    return flow
 
 
 def temporal_run(

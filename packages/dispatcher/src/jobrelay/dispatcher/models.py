@@ -131,6 +131,23 @@ class TemporalRun(BaseModel):
     """The run in the Temporal UI, when ``TEMPORAL_UI_URL`` is set."""
 
 
+class JobFlow(BaseModel):
+    """A job's flow control: its priority, its job's limits and window with the keys
+    its payload falls under, and what it waits for (README, Flow control)."""
+
+    priority: int = 3
+    """1 (first) to 5 (last); 3 is ``normal``."""
+    concurrency_limit: int | None = None
+    concurrency_key: str | None = None
+    """The key its limit counts under (``*``: all jobs of the name)."""
+    rate_limit: str | None = None
+    rate_key: str | None = None
+    unique_for_s: float | None = None
+    unique_key: str | None = None
+    waiting_for: Literal["slot", "rate"] | None = None
+    """While it is queued: a concurrency slot, or its turn under the rate limit."""
+
+
 class JobDetail(JobStatus):
     """A job's status, plus its payload, attempts, steps and Temporal run (``GET /jobs/{id}``)."""
 
@@ -141,6 +158,8 @@ class JobDetail(JobStatus):
     """Its steps, in the order they started."""
     temporal: TemporalRun | None = None
     """Set for a job on Temporal."""
+    flow: JobFlow | None = None
+    """Set for a job with a priority, or whose job declares flow control."""
 
 
 def utc(epoch: float | None) -> datetime | None:
