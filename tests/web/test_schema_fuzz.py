@@ -111,13 +111,18 @@ schema = schemathesis.openapi.from_dict(
                     # Fields the schema cannot relate: a payload is checked
                     # against the model of the job it names; a page cursor is
                     # opaque (one of the schema's shape that no page returned);
-                    # `until` must not be before `since`. Those are refused with
-                    # a 422 naming the field (names_the_field checks it).
+                    # `until` must not be before `since`; a schedule's cron,
+                    # timezone and payload are checked by the schedule and its
+                    # job, and a backfill's end must follow its start. Those are
+                    # refused with a 422 naming the field (names_the_field checks it).
                     "include-name": [
                         "POST /jobs",
                         "GET /jobs",
                         "POST /jobs/retry",
                         "POST /jobs/cancel",
+                        "POST /schedules",
+                        "PATCH /schedules/{schedule_id}",
+                        "POST /schedules/{schedule_id}/backfill",
                     ],
                     "checks": {
                         "positive_data_acceptance": {
