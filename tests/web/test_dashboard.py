@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -467,3 +469,170 @@ async def test_an_operator_finds_a_failed_job_and_retries_it(
     assert tab.errors == [], tab.errors
     # Nothing the dashboard asked for was refused or missing, bar the sign-in form.
     assert tab.refused == ["401 /ui/"], tab.refused
+
+
+async def test_an_operator_adds_fires_pauses_backfills_and_deletes_schedules(
+    tab: Tab,
+    worker: None,
+    api: httpx.AsyncClient,
+    base_url: str,
+    redis_server: RedisServer,
+    prefix: str,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    nightly = f"nightly-{run}"
+    often = f"often-{run}"
+    key = f"{prefix}sched-{run}"
+    # Every job the schedules fire passes its gate.
+    redis.Redis.from_url(redis_server.url).set(f"{key}:ok", 1)
+
+    page = tab.page
+    await tab.sign_in()
+    await page.click("nav a[data-route=schedules]")
+    await expect(page.locator("main#view h2").first).to_have_text("Schedules")
+    await expect(page.locator("nav a.active")).to_have_attribute("data-route", "schedules")
+    await expect(page.locator("#schedule-list td.empty")).to_have_count(1)
+    form = page.locator("#add-schedule")
+    submit = form.locator("button[type=submit]")
+
+    # A cron of four fields: the API's 422 shows next to the cron, and nothing is added.
+    await form.locator("input[name=id]").fill(nightly)
+    await form.locator("select[name=job]").select_option("web.gated")
+    await form.locator("input[name=cron]").fill("0 3 * *")
+    await form.locator("input[name=tz]").fill("Europe/Paris")
+    await form.locator("textarea[name=payload]").fill(json.dumps({"key": key}))
+    await submit.click()
+    await expect(form.locator("[data-error-for=cron]")).to_contain_text("five fields")
+    await expect(form.locator("input[name=cron]")).to_have_attribute("aria-invalid", "true")
+    assert (await api.get(f"/schedules/{nightly}")).status_code == 404
+    await tab.shot("schedules-refused")
+
+    # A payload the job refuses: the error moves to the payload.
+    await form.locator("input[name=cron]").fill("0 3 * * *")
+    await form.locator("textarea[name=payload]").fill("{}")
+    await submit.click()
+    await expect(form.locator("[data-error-for=payload]")).to_contain_text("key")
+    await expect(form.locator("[data-error-for=cron]")).to_be_empty()
+    await expect(form.locator("input[name=cron]")).not_to_have_attribute("aria-invalid", "true")
+    assert (await api.get(f"/schedules/{nightly}")).status_code == 404
+
+    await form.locator("textarea[name=payload]").fill(json.dumps({"key": key}))
+    await submit.click()
+    row = page.locator(f"#schedule-list tr[data-schedule='{nightly}']")
+    await expect(row).to_have_count(1, timeout=WAIT_MS)
+    await expect(page.locator("#flash .flash.ok")).to_contain_text(f"Added {nightly}")
+    await expect(row.locator("td").nth(2)).to_have_text("0 3 * * * Europe/Paris")
+    await expect(row.locator("ol.ticks li")).to_have_count(3)
+    await expect(row).to_have_attribute("data-source", "runtime")
+    # The form is empty again for the next one.
+    await expect(form.locator("input[name=id]")).to_have_value("")
+    await expect(form.locator("input[name=tz]")).to_have_value("UTC")
+    made = (await api.get(f"/schedules/{nightly}")).json()
+    assert made["source"] == "runtime" and made["paused"] is False
+    assert made["schedule"]["tz"] == "Europe/Paris"
+    assert made["schedule"]["payload"] == {"key": key}
+
+    # Every 2 s (a bare number is seconds): the app's scheduler fires it, and the
+    # row shows its last firing and that firing's job.
+    await form.locator("input[name=id]").fill(often)
+    await form.locator("select[name=job]").select_option("web.gated")
+    await form.locator("input[name=every]").fill("2")
+    await form.locator("textarea[name=payload]").fill(json.dumps({"key": key}))
+    await submit.click()
+    often_row = page.locator(f"#schedule-list tr[data-schedule='{often}']")
+    await expect(often_row).to_have_count(1, timeout=WAIT_MS)
+    await expect(often_row.locator("td").nth(2)).to_have_text("every 2 s")
+    assert (await api.get(f"/schedules/{often}")).json()["schedule"]["every"] == "PT2S"
+    last_job = often_row.locator("td.last a.job-link")
+    await expect(last_job).to_have_count(1, timeout=WAIT_MS)
+    assert (await last_job.get_attribute("data-job") or "").startswith(f"schedule:{often}:")
+    await expect(often_row.locator("td.last .badge")).to_have_count(1)
+    await expect(often_row.locator("time")).to_have_count(1)
+
+    # Pause, then resume.
+    await often_row.locator("button[data-action=pause]").click()
+    await expect(often_row).to_have_attribute("data-paused", "true", timeout=WAIT_MS)
+    await expect(often_row.locator("td.paused")).to_have_text("paused")
+    await expect(often_row.locator("td.next")).to_have_text("paused")
+    assert (await api.get(f"/schedules/{often}")).json()["paused"] is True
+    await often_row.locator("button[data-action=resume]").click()
+    await expect(often_row).to_have_attribute("data-paused", "false", timeout=WAIT_MS)
+    await expect(often_row.locator("ol.ticks li")).to_have_count(3)
+    assert (await api.get(f"/schedules/{often}")).json()["paused"] is False
+
+    # Trigger: the message links the fired job, which runs.
+    await row.locator("button[data-action=trigger]").click()
+    fired = page.locator("#flash .flash.ok a.job-link")
+    await expect(fired).to_have_count(1, timeout=WAIT_MS)
+    job_id = await fired.get_attribute("data-job") or ""
+    assert job_id.startswith(f"schedule:{nightly}:")
+    await tab.shot("schedules")
+    await fired.click()
+    await expect(page.locator("main#view .title h2 code")).to_have_text(job_id, timeout=WAIT_MS)
+    await expect(page.locator("main#view .title h2 .badge")).to_have_text(
+        "succeeded", timeout=WAIT_MS
+    )
+    await tab.shot("schedule-triggered-job")
+    assert (await api.get(f"/jobs/{job_id}")).json()["name"] == "web.gated"
+
+    # Its own page: the rule, the firings, and a backfill.
+    await page.goto(f"{base_url}/ui/#/schedule/{nightly}")
+    await expect(page.locator("main#view .title h2 code")).to_have_text(nightly, timeout=WAIT_MS)
+    await expect(page.locator("nav a.active")).to_have_attribute("data-route", "schedules")
+    await expect(page.locator("dl.fields").first).to_contain_text("Europe/Paris")
+    await expect(page.locator("#firings ol.ticks li")).to_have_count(3)
+    backfill = page.locator("#backfill")
+    now = datetime.now()  # datetime-local is the browser's local time, as this is
+    minute = "%Y-%m-%dT%H:%M"
+    await backfill.locator("input[name=start]").fill((now - timedelta(days=1)).strftime(minute))
+    await backfill.locator("input[name=end]").fill((now - timedelta(days=2)).strftime(minute))
+    await backfill.locator("button[type=submit]").click()
+    await expect(backfill.locator("[data-error-for=end]")).to_contain_text("after start")
+    await backfill.locator("input[name=start]").fill((now - timedelta(days=3)).strftime(minute))
+    await backfill.locator("input[name=end]").fill(now.strftime(minute))
+    await backfill.locator("button[type=submit]").click()
+    firings = page.locator("#backfill-result tr[data-tick]")
+    await expect(firings.first).to_be_visible(timeout=WAIT_MS)
+    await expect(backfill.locator("[data-error-for=end]")).to_be_empty()
+    # Three days hold two to four 03:00s in Paris (a clock change makes a day 23 or 25 h).
+    count = await firings.count()
+    assert 2 <= count <= 4, count
+    await expect(page.locator("#backfill-result tr[data-new=true]")).to_have_count(count)
+    await expect(page.locator("#flash .flash.ok")).to_contain_text(
+        f"{count} fired, 0 had fired before"
+    )
+    first = await firings.first.locator("a.job-link").get_attribute("data-job") or ""
+    assert first.startswith(f"schedule:{nightly}:")
+    assert (await api.get(f"/jobs/{first}")).status_code == 200
+    await tab.shot("schedule-backfilled")
+    # The same stretch again: every tick had fired, none runs twice.
+    await backfill.locator("button[type=submit]").click()
+    await expect(page.locator("#backfill-result tr[data-new=false]")).to_have_count(
+        count, timeout=WAIT_MS
+    )
+    await expect(page.locator("#flash .flash.ok")).to_contain_text(
+        f"0 fired, {count} had fired before"
+    )
+
+    # Delete the run-time one that fires every 2 s, from the list.
+    await page.click("main#view a[href='#/schedules']")
+    await expect(often_row).to_have_count(1, timeout=WAIT_MS)
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await often_row.locator("button[data-action=delete]").click()
+    await expect(often_row).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.locator("#flash .flash.ok")).to_contain_text(f"Deleted {often}")
+    await expect(row).to_have_count(1)
+    assert (await api.get(f"/schedules/{often}")).status_code == 404
+    await tab.shot("schedules-after-delete")
+
+    assert all(url.startswith(base_url) for url in tab.requests), [
+        url for url in tab.requests if not url.startswith(base_url)
+    ]
+    assert tab.errors == [], tab.errors
+    # Refused: the sign-in form, and the three answers the test asked for.
+    assert tab.refused == [
+        "401 /ui/",
+        "422 /schedules",
+        "422 /schedules",
+        f"422 /schedules/{nightly}/backfill",
+    ], tab.refused

@@ -82,6 +82,42 @@ async def test_every_asset_is_in_the_package_and_names_no_other_host(
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, name
 
 
+async def test_the_schedules_page_is_in_the_nav_and_calls_routes_the_app_has(
+    web_client: httpx.AsyncClient,
+) -> None:
+    page = await web_client.get("/ui/")
+    assert '<a href="#/schedules" data-route="schedules">Schedules</a>' in page.text
+    router = (await web_client.get("/ui/static/app.js")).text
+    assert 'from "./pages/schedules.js"' in router
+    script = await web_client.get("/ui/static/pages/schedules.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    # Every endpoint the page calls is one the API serves, with that method.
+    paths = (await web_client.get("/openapi.json")).json()["paths"]
+    calls = {
+        ("/schedules", "get"),
+        ("/schedules", "post"),
+        ("/schedules/{schedule_id}", "get"),
+        ("/schedules/{schedule_id}", "delete"),
+        ("/schedules/{schedule_id}/pause", "post"),
+        ("/schedules/{schedule_id}/resume", "post"),
+        ("/schedules/{schedule_id}/trigger", "post"),
+        ("/schedules/{schedule_id}/backfill", "post"),
+        ("/job-types", "get"),
+    }
+    for route, method in calls:
+        assert method in paths.get(route, {}), (route, method)
+    for action in ("pause", "resume", "trigger", "backfill"):
+        assert f'"{action}"' in script.text, action
+
+
+async def test_the_schedules_script_needs_the_token(guarded: httpx.AsyncClient) -> None:
+    assert (await guarded.get("/ui/static/pages/schedules.js")).status_code == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    answer = await guarded.get("/ui/static/pages/schedules.js", headers=bearer)
+    assert answer.status_code == 200
+
+
 @pytest.mark.parametrize(
     "path", ["/ui/static/nope.js", "/ui/static/..%2Fpages.py", "/ui/static/index.html"]
 )

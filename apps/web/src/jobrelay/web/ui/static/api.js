@@ -34,24 +34,28 @@ export function url(path, query) {
   return target;
 }
 
-// GET or POST ``path``; the parsed JSON body. ``accept`` lists statuses other
-// than 2xx whose body is still the answer (/readyz says 503 with its states).
-export async function api(path, { method = "GET", query, accept = [] } = {}) {
+// GET or POST ``path``; the parsed JSON body. ``body`` goes as JSON; ``accept``
+// lists statuses other than 2xx whose body is still the answer (/readyz says
+// 503 with its states).
+export async function api(path, { method = "GET", query, body, accept = [] } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(url(path, query), {
     method,
     credentials: "same-origin",
-    headers: { Accept: "application/json" },
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401) {
     // The session ended (or the token changed): back to the sign-in form.
     window.location.replace(new URL("./", document.baseURI).pathname);
     throw new ApiError(401, "sign in again");
   }
-  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  const answer = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok && !accept.includes(response.status)) {
-    throw new ApiError(response.status, body && body.detail !== undefined ? body.detail : body);
+    throw new ApiError(response.status, answer && answer.detail !== undefined ? answer.detail : answer);
   }
-  return body;
+  return answer;
 }
 
 // ``api`` for an endpoint that may not exist on this server: null when it does not.

@@ -1,4 +1,5 @@
-// The dashboard's router: one page, a view per hash route (#/, #/jobs, #/job/ID, #/dead).
+// The dashboard's router: one page, a view per hash route (#/, #/jobs, #/job/ID,
+// #/schedules, #/schedule/ID, #/dead).
 
 import { api } from "./api.js";
 import { flash, h, replace } from "./dom.js";
@@ -6,11 +7,14 @@ import { renderDeadLetters } from "./pages/dead.js";
 import { renderJob } from "./pages/job.js";
 import { renderJobs } from "./pages/jobs.js";
 import { renderOverview } from "./pages/overview.js";
+import { renderSchedule, renderSchedules } from "./pages/schedules.js";
 
 const ROUTES = [
   [/^$/, "overview", renderOverview],
   [/^jobs$/, "jobs", renderJobs],
   [/^job\/(.+)$/, "jobs", renderJob],
+  [/^schedules$/, "schedules", renderSchedules],
+  [/^schedule\/(.+)$/, "schedules", renderSchedule],
   [/^dead$/, "dead", renderDeadLetters],
 ];
 
