@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobrelay.job_engine import JobDefinition
-from jobrelay.queue import Entry, FlowGate, Slot
+from jobrelay.queue import EnterRequest, Entry, FlowGate, Slot
 from pydantic import BaseModel
 
 # A job without a slot looks again after this, doubling up to the cap: a slot
@@ -58,6 +58,27 @@ class FlowPlan(BaseModel):
         if self.concurrency_key is None or self.limit is None:
             return None
         return gate.slot(self.name, self.concurrency_key, job_id, engine, self.limit)
+
+    def request(
+        self,
+        gate: FlowGate,
+        job_id: str,
+        engine: str,
+        *,
+        waited_turn: bool = False,
+        poll_s: float = SLOT_POLL_MAX_S,
+    ) -> EnterRequest:
+        """What :meth:`enter` asks, for ``FlowGate.enter_many`` (many jobs, one round trip)."""
+        return EnterRequest(
+            self.name,
+            job_id,
+            engine,
+            self.slot(gate, job_id, engine),
+            self.rate_key,
+            self.interval_s,
+            waited_turn,
+            poll_s,
+        )
 
     def enter(
         self,

@@ -18,7 +18,7 @@ from .errors import (
     ServiceUnavailable,
     UnknownQueue,
 )
-from .flow import Entry, FlowCounts, FlowGate, LeaseKeeper, Slot, Verdict
+from .flow import EnterRequest, Entry, FlowCounts, FlowGate, LeaseKeeper, Slot, Verdict
 from .health import RedisHealth
 from .history import (
     AttemptEntry,
@@ -97,6 +97,7 @@ __all__ = [
     "LeaseKeeper",
     "Slot",
     "Entry",
+    "EnterRequest",
     "Verdict",
     "FlowCounts",
     # Workers

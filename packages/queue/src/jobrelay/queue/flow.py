@@ -37,7 +37,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import redis
 
@@ -70,11 +70,11 @@ end
 #       looks again), job_id, grace_ms.
 # Returns {1, 0, ''} admitted (slot and turn taken), {0, wait_ms, 'slot'|'rate'}
 # to wait, {2, 0, ''} to pass (the job will not run: the claim settles it).
-ENTER = (
-    _NOW
-    + _EXPIRE_AFTER
-    + """
-local member, job_id = ARGV[1], ARGV[8]
+_ENTER_BODY = (
+    """
+local function jr_enter(KEYS, ARGV)
+"""
+    + """local member, job_id = ARGV[1], ARGV[8]
 local grace = tonumber(ARGV[9])
 local f = redis.call('HMGET', KEYS[5], 'state', 'cancel_requested')
 local st = f[1]
@@ -128,12 +128,34 @@ if KEYS[1] ~= '' then
 end
 if st then redis.call('HDEL', KEYS[5], 'waiting_for') end
 return {1, 0, ''}
+end
+"""
+)
+ENTER = _NOW + _EXPIRE_AFTER + _ENTER_BODY + "return jr_enter(KEYS, ARGV)\n"
+
+# ENTER for many jobs in one call (worker threads group-committed): KEYS are
+# ENTER's six per job, ARGV its nine per job. One reply per job, in order.
+ENTER_MANY = (
+    _NOW
+    + _EXPIRE_AFTER
+    + _ENTER_BODY
+    + """
+local out = {}
+for i = 0, #KEYS / 6 - 1 do
+  local keys, args = {}, {}
+  for j = 1, 6 do keys[j] = KEYS[i * 6 + j] end
+  for j = 1, 9 do args[j] = ARGV[i * 9 + j] end
+  out[i + 1] = jr_enter(keys, args)
+end
+return out
 """
 )
 
-# KEYS: slots. ARGV: member. Frees the slot (a no-op once its lease was dropped).
+# KEYS: the slots key of each slot. ARGV: its member. Frees the slots (a no-op
+# for a lease already dropped).
 LEAVE = """
-return redis.call('ZREM', KEYS[1], ARGV[1])
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i]) end
+return #KEYS
 """
 
 # KEYS: the slots key of each lease. ARGV: lease_ms, then member and limit of each.
@@ -198,6 +220,19 @@ class Slot(NamedTuple):
     limit: int
 
 
+class EnterRequest(NamedTuple):
+    """The arguments of one :meth:`FlowGate.enter`, for :meth:`FlowGate.enter_many`."""
+
+    name: str
+    job_id: str
+    engine: str
+    slot: Slot | None = None
+    rate_key: str | None = None
+    interval_s: float | None = None
+    waited_turn: bool = False
+    poll_s: float = 1.0
+
+
 class FlowCounts(NamedTuple):
     """Jobs of one name (and key) at this moment."""
 
@@ -220,6 +255,7 @@ class FlowGate:
         self.keys = keys
         self.lease_s = lease_s
         self._enter = client.register_script(ENTER)
+        self._enter_many = client.register_script(ENTER_MANY)
         self._leave = client.register_script(LEAVE)
         self._renew = client.register_script(RENEW)
         self._counts = client.register_script(_COUNTS)
@@ -247,11 +283,33 @@ class FlowGate:
         ``poll_s`` caps how long a job without a slot waits before it looks
         again (a slot frees when a job ends, which no one announces).
         """
-        rated = rate_key is not None and interval_s is not None
+        request = EnterRequest(
+            name, job_id, engine, slot, rate_key, interval_s, waited_turn, poll_s
+        )
+        keys, args = self._enter_parts(request)
+        with unavailable_on_error():
+            reply = self._enter(keys=keys, args=args)
+        return _entry(reply)
+
+    def enter_many(self, requests: Sequence[EnterRequest]) -> list[Entry]:
+        """:meth:`enter` for each request, in one round trip; one entry each, in order."""
+        keys: list[str] = []
+        args: list[str | int] = []
+        for request in requests:
+            request_keys, request_args = self._enter_parts(request)
+            keys += request_keys
+            args += request_args
+        with unavailable_on_error():
+            replies = self._enter_many(keys=keys, args=args)
+        return [_entry(reply) for reply in replies]
+
+    def _enter_parts(self, request: EnterRequest) -> tuple[list[str], list[str | int]]:
+        name, job_id, slot = request.name, request.job_id, request.slot
+        rate_key = request.rate_key if request.interval_s is not None else None
         keys = [
             slot.key if slot is not None else "",
             self.keys.flow_waiting(name),
-            self.keys.flow_rate(name, rate_key) if rated and rate_key is not None else "",
+            self.keys.flow_rate(name, rate_key) if rate_key is not None else "",
             self.keys.flow_throttled(name),
             self.keys.job(job_id),
             self.keys.owner(job_id),
@@ -260,27 +318,24 @@ class FlowGate:
             slot.member if slot is not None else "",
             slot.limit if slot is not None else 0,
             max(1, round(self.lease_s * 1000)),
-            max(1, round((interval_s or 0.0) * 1000)),
-            "1" if waited_turn else "",
-            engine,
-            max(1, round(poll_s * 1000)),
+            max(1, round((request.interval_s or 0.0) * 1000)),
+            "1" if request.waited_turn else "",
+            request.engine,
+            max(1, round(request.poll_s * 1000)),
             job_id,
             WAIT_GRACE_MS,
         ]
-        with unavailable_on_error():
-            code, wait_ms, waiting_for = self._enter(keys=keys, args=args)
-        code = int(code)
-        if code == 1:
-            return Entry(Verdict.ADMITTED)
-        if code == 2:
-            return Entry(Verdict.PASS)
-        reason = waiting_for.decode() if isinstance(waiting_for, bytes) else str(waiting_for)
-        return Entry(Verdict.WAIT, int(wait_ms) / 1000, reason)
+        return keys, args
 
     def leave(self, slot: Slot) -> None:
         """Free ``slot``."""
+        self.leave_many([slot])
+
+    def leave_many(self, slots: Sequence[Slot]) -> list[None]:
+        """Free ``slots`` in one round trip (one None each, for a group commit)."""
         with unavailable_on_error():
-            self._leave(keys=[slot.key], args=[slot.member])
+            self._leave(keys=[s.key for s in slots], args=[s.member for s in slots])
+        return [None] * len(slots)
 
     def renew(self, slots: Sequence[Slot]) -> list[Slot]:
         """Extend the leases of ``slots`` by the lease time; the ones lost (no room left).
@@ -315,6 +370,16 @@ class FlowGate:
             now_ms = int(time_s) * 1000 + int(time_us) // 1000
             raw = self.client.zrangebyscore(self.keys.flow_slots(name, key), now_ms, "+inf")
         return [m.decode() if isinstance(m, bytes) else str(m) for m in raw]
+
+
+def _entry(reply: list[Any]) -> Entry:
+    code, wait_ms, waiting_for = reply
+    if int(code) == 1:
+        return Entry(Verdict.ADMITTED)
+    if int(code) == 2:
+        return Entry(Verdict.PASS)
+    reason = waiting_for.decode() if isinstance(waiting_for, bytes) else str(waiting_for)
+    return Entry(Verdict.WAIT, int(wait_ms) / 1000, reason)
 
 
 class LeaseKeeper:

@@ -36,7 +36,7 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis, dq_name
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
-from jobrelay.queue import JobState, JobStore, QueuePauses, RedisUnavailable
+from jobrelay.queue import JobState, JobStore, QueuePauses, RedisUnavailable, Slot
 from jobrelay.queue.codec import text
 
 from ..broker import DramatiqKeys, MessageAck
@@ -88,11 +88,13 @@ return redis.call('hmget', messages, unpack(ids))
 """
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Success:
     job_id: str
     result: Any
     result_json: str
+    slot: Slot | None = None
+    """A concurrency slot the job held, freed by the ack too."""
 
 
 def succeed_on_ack(message: MessageProxy, job_id: str, result: Any, result_json: str) -> None:
@@ -101,6 +103,18 @@ def succeed_on_ack(message: MessageProxy, job_id: str, result: Any, result_json:
     ``result_json`` is ``result`` encoded with ``jobrelay.queue.dumps``.
     """
     setattr(message, _SUCCESS_ATTR, _Success(job_id, result, result_json))
+
+
+def release_on_ack(message: MessageProxy, slot: Slot) -> bool:
+    """Have the ack that records the job's success also free ``slot``.
+
+    False (nothing arranged) when the ack carries no success: free it now.
+    """
+    success = _success_of(message)
+    if success is None:
+        return False
+    success.slot = slot
+    return True
 
 
 def _success_of(message: MessageProxy) -> _Success | None:
@@ -166,7 +180,7 @@ class JobConsumer(_RedisConsumer):
         broker: RedisBroker,
         store: JobStore,
         pauses: QueuePauses,
-        succeed_and_ack: GroupCommit[tuple[str, str, MessageAck], bool],
+        succeed_and_ack: GroupCommit[tuple[str, str, MessageAck, Slot | None], bool],
         retry_ack: redis.commands.core.Script,
         queue_name: str,
         prefetch: int,
@@ -201,7 +215,7 @@ class JobConsumer(_RedisConsumer):
             return
         ack = MessageAck.of(self.broker, self.queue_name, message.options["redis_message_id"])
         with _connection_closed():
-            self._succeed_and_ack((success.job_id, success.result_json, ack))
+            self._succeed_and_ack((success.job_id, success.result_json, ack, success.slot))
         self.queued_message_ids.discard(message.message_id)
 
     def _redeliver(self, message: MessageProxy, redelivery: _Redelivery) -> None:
@@ -243,6 +257,8 @@ class JobConsumer(_RedisConsumer):
             # Something after the job failed the message; the job still succeeded.
             with _connection_closed():
                 self._store.finish(success.job_id, JobState.SUCCEEDED, result=success.result)
+                if success.slot is not None:
+                    self._store.client.zrem(success.slot.key, success.slot.member)
         super().nack(message)  # type: ignore[no-untyped-call]
 
     def __next__(self) -> MessageProxy | None:
@@ -348,7 +364,9 @@ class JobConsumer(_RedisConsumer):
 def install_consumer(broker: RedisBroker, store: JobStore) -> None:
     """Make ``broker`` hand out :class:`JobConsumer`s (writing to ``store``) to its workers."""
 
-    succeed_and_ack = GroupCommit(SuccessAck(store))
+    succeed_and_ack: GroupCommit[tuple[str, str, MessageAck, Slot | None], bool] = GroupCommit(
+        SuccessAck(store)
+    )
     retry_ack = broker.client.register_script(_RETRY_ACK)
     fetch_lanes = broker.client.register_script(_FETCH_LANES)
     # Asked on each fetch while idle: a pause reaches the consumer within 0.2 s.

@@ -50,12 +50,13 @@ from ..messages import attempt_of, job_of_message, parked_copy, policy_from_opti
 from .consumer import (
     FLOW_TURN_OPTION,
     FLOW_WAITS_OPTION,
+    release_on_ack,
     requeue_on_ack,
     retry_on_ack,
     succeed_on_ack,
 )
 from .context import DramatiqContext, SleepParked, StepBusy
-from .group_commit import GroupCommit
+from .group_commit import BatchInterrupted, GroupCommit
 from .outcomes import Outcome, settle
 
 logger = logging.getLogger("jobrelay.dramatiq")
@@ -93,6 +94,9 @@ class JobRunner:
         self._store = store
         self._gate = gate or FlowGate(store.client, store.keys)
         self._keeper = LeaseKeeper(self._gate)
+        # Slots and turns are taken and freed for many threads in one call, as claims are.
+        self._enter_many = GroupCommit(self._gate.enter_many)
+        self._leave_many = GroupCommit(self._gate.leave_many)
         self._clock = clock
         self._sleep_threshold_s = sleep_threshold_s
         self._claim_and_start = GroupCommit(partial(store.claim_and_start_many, ENGINE_DRAMATIQ))
@@ -156,7 +160,7 @@ class JobRunner:
             self._run(message, definition, job_id, attempt, payload, memo)
         finally:
             if slot is not None:
-                self._leave(slot)
+                self._leave(message, slot)
 
     def _enter(
         self, message: MessageProxy, plan: FlowPlan, job_id: str
@@ -168,13 +172,18 @@ class JobRunner:
         """
         options = message.options
         waits = int(options.get(FLOW_WAITS_OPTION, 0))
-        entry = plan.enter(
+        request = plan.request(
             self._gate,
             job_id,
             ENGINE_DRAMATIQ,
             waited_turn=bool(options.get(FLOW_TURN_OPTION)),
             poll_s=slot_poll_s(waits),
         )
+        try:
+            entry = self._enter_many(request)
+        except BatchInterrupted as exc:
+            # Another thread's time limit cut the batch: as a Redis failure, try again.
+            raise RedisUnavailable(str(exc)) from exc
         if entry.verdict is Verdict.WAIT:
             again: dict[str, Any] = {FLOW_WAITS_OPTION: waits + 1}
             if entry.waiting_for == "rate" or options.get(FLOW_TURN_OPTION):
@@ -193,12 +202,17 @@ class JobRunner:
             self._keeper.hold(slot)
         return True, slot
 
-    def _leave(self, slot: Slot) -> None:
-        """Free the job's slot; a slot Redis does not hear about frees when its lease ends."""
+    def _leave(self, message: MessageProxy, slot: Slot) -> None:
+        """Free the job's slot; a slot Redis does not hear about frees when its lease ends.
+
+        A success's ack, a moment away, frees it in its own round trip.
+        """
         self._keeper.drop(slot)
+        if release_on_ack(message, slot):
+            return
         try:
-            self._gate.leave(slot)
-        except RedisUnavailable as exc:
+            self._leave_many(slot)
+        except (RedisUnavailable, BatchInterrupted) as exc:
             logger.warning("could not free slot %s of %s now: %s", slot.member, slot.key, exc)
 
     def _ours_to_run(
