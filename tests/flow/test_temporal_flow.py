@@ -20,11 +20,13 @@ from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
 from jobrelay.engines.dramatiq.worker import start_worker
 from jobrelay.engines.temporal import TemporalAdapter, connect
 from jobrelay.engines.temporal.models import STATUS_QUERY, WorkflowStatus
-from jobrelay.engines.temporal.worker import make_worker
+from jobrelay.engines.temporal.worker import JobWorkflow, make_worker, sandbox_restrictions
 from jobrelay.job_engine import get_job
 from jobrelay.queue import JobRecord, JobStore, QueueSettings, redis_client
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 
 @pytest.fixture
@@ -169,3 +171,38 @@ async def test_with_redis_down_a_limited_job_waits_and_runs_once_it_is_back(
     await asyncio.wait_for(handle.result(), 60)
     (span,) = spans()
     assert span["job_id"] == job.job_id and span["engine"] == "temporal"
+
+
+@pytest.mark.timeout(120)
+async def test_runs_that_waited_for_slots_turns_and_slept_replay_deterministically(
+    flowjobs: ModuleType,
+    client: Client,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_workers: Callable[..., Any],
+    spans: Callable[[], list[dict[str, Any]]],
+    run_id: str,
+) -> None:
+    adapter = TemporalAdapter(client, queue_settings)
+    await temporal_workers(queue_settings, store)
+    jobs = [_job("flowt.napper", {"run": run_id, "key": "k", "hold_s": 0.2}) for _ in range(3)]
+    await asyncio.gather(*(adapter.start(job) for job in jobs))
+    for job in jobs:
+        await asyncio.wait_for(client.get_workflow_handle(job.job_id).result(), 60)
+    found = spans()
+    assert len(found) == 6 and max_overlap(found) == 1
+    waited = 0
+    for job in jobs:
+        history = await client.get_workflow_handle(job.job_id).fetch_history()
+        waited += sum(1 for e in history.events if e.HasField("timer_started_event_attributes"))
+        replayer = Replayer(
+            workflows=[JobWorkflow],
+            workflow_runner=SandboxedWorkflowRunner(restrictions=sandbox_restrictions()),
+            data_converter=pydantic_data_converter,
+            workflow_failure_exception_types=[Exception],
+        )
+        result = await asyncio.wait_for(
+            replayer.replay_workflow(history, raise_on_replay_failure=False), 60
+        )
+        assert result.replay_failure is None
+    assert waited > len(jobs)  # more timers than the naps alone: some waited for a slot

@@ -88,3 +88,11 @@ def _key_or_fail(data: Span) -> str:
 async def keyed_by_function(ctx: JobContext, data: Span) -> float:
     """Its key is a function of the payload, which refuses an empty key."""
     return await _span(ctx, data)
+
+
+@job("flowt.napper", concurrency_limit=1, concurrency_key="key", rate_limit="5/s", retries=0)
+async def napper(ctx: JobContext, data: Span) -> float:
+    """A step, a sleep (its slot given up meanwhile), a step: for the replay test."""
+    await ctx.run("before", record_span, data.run, ctx.job_id, ctx.engine, "before", data.hold_s)
+    await ctx.sleep("nap", 0.3)
+    return await ctx.run("after", record_span, data.run, ctx.job_id, ctx.engine, "after", 0.0)
