@@ -230,3 +230,43 @@ async def test_the_job_detail_the_queue_view_and_metrics_show_flow_control(
     assert 'jobrelay_flow_waiting_jobs{job="flowt.limited",queue="default"} 1.0' in text
     assert 'jobrelay_flow_throttled_jobs{job="flowt.paced",queue="default"} 0.0' in text
     assert 'jobrelay_queue_messages{kind="ready",queue="default"} 2.0' in text
+
+
+@pytest.mark.timeout(60)
+async def test_a_job_waiting_for_a_slot_on_dramatiq_stays_there_past_its_pickup_deadline(
+    flowjobs: ModuleType,
+    queue_settings: QueueSettings,
+    store: JobStore,
+    temporal_server: TemporalDevServer,
+    spans: Callable[[], list[dict[str, Any]]],
+    run_id: str,
+) -> None:
+    dispatcher, adapter = await _dispatcher(queue_settings, store, temporal_server)
+    gate = FlowGate(store.client, store.keys)
+    holders = [gate.slot("flowt.limited", "busy", h, "temporal", 2) for h in ("h1", "h2")]
+    for holder in holders:
+        assert gate.enter("flowt.limited", holder.member, "temporal", slot=holder).verdict is (
+            Verdict.ADMITTED
+        )
+    receipt = await dispatcher.dispatch("flowt.limited", {"run": run_id, "key": "busy"})
+    assert store.client.zscore(store.keys.pending, receipt.job_id) is not None
+    worker = start_worker(adapter, ["default"], threads=2)
+    try:
+        deadline = time.monotonic() + 30
+        while (record := store.get(receipt.job_id)) is None or "waiting_for" not in record.extra:
+            assert time.monotonic() < deadline, f"never told to wait: {record}"
+            await asyncio.sleep(0.05)
+        # Told to wait, it is Dramatiq's: out of the pending set, so no reconciler
+        # moves it to Temporal when its pickup deadline passes.
+        assert store.owner(receipt.job_id) == "dramatiq"
+        assert store.client.zscore(store.keys.pending, receipt.job_id) is None
+        assert record.state.value == "queued" and spans() == []
+        for holder in holders:
+            gate.leave(holder)
+        while not spans():
+            assert time.monotonic() < deadline, "never ran once the slots were free"
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.to_thread(worker.stop, 10_000)
+    (span,) = spans()
+    assert span["job_id"] == receipt.job_id and span["engine"] == "dramatiq"

@@ -143,3 +143,25 @@ def test_a_job_that_will_not_run_passes_without_taking_anything(
     assert gate.enter("sync", "waiting", "dramatiq", slot=slot).verdict is Verdict.ADMITTED
     assert "waiting_for" not in store.get("waiting").extra  # type: ignore[union-attr]
     assert gate.holders("sync", "k") == ["waiting|dramatiq"]
+
+
+def test_a_job_told_to_wait_with_claim_is_its_engines_and_out_of_pending(
+    redis_conn: redis.Redis, queue_settings: QueueSettings, store: JobStore
+) -> None:
+    gate = _gate(redis_conn, queue_settings)
+    store.create(JobRecord(job_id="w", name="sync", queue="default"), pickup_deadline=1.0)
+    store.create(JobRecord(job_id="t", name="sync", queue="default"), pickup_deadline=1.0)
+    full = gate.slot("sync", "k", "holder", "dramatiq", 1)
+    assert gate.enter("sync", "holder", "dramatiq", slot=full).verdict is Verdict.ADMITTED
+    slot = gate.slot("sync", "k", "w", "dramatiq", 1)
+    assert gate.enter("sync", "w", "dramatiq", slot=slot, claim=True).verdict is Verdict.WAIT
+    # Dramatiq keeps the job while it waits: no reconciler finds it overdue.
+    assert store.owner("w") == "dramatiq"
+    assert redis_conn.zscore(queue_settings.keys.pending, "w") is None
+    record = store.get("w")
+    assert record is not None and record.state is JobState.QUEUED and record.engine == "dramatiq"
+    # Without claim (Temporal claims with its first step), nothing changes hands.
+    other = gate.slot("sync", "k", "t", "temporal", 1)
+    assert gate.enter("sync", "t", "temporal", slot=other).verdict is Verdict.WAIT
+    assert store.owner("t") is None
+    assert redis_conn.zscore(queue_settings.keys.pending, "t") == 1.0

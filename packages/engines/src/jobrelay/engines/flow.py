@@ -67,8 +67,12 @@ class FlowPlan(BaseModel):
         *,
         waited_turn: bool = False,
         poll_s: float = SLOT_POLL_MAX_S,
+        claim: bool = False,
     ) -> EnterRequest:
-        """What :meth:`enter` asks, for ``FlowGate.enter_many`` (many jobs, one round trip)."""
+        """What :meth:`enter` asks, for ``FlowGate.enter_many`` (many jobs, one round trip).
+
+        ``claim``: a job told to wait is claimed for ``engine`` (``FlowGate.enter``).
+        """
         return EnterRequest(
             self.name,
             job_id,
@@ -78,6 +82,7 @@ class FlowPlan(BaseModel):
             self.interval_s,
             waited_turn,
             poll_s,
+            claim,
         )
 
     def enter(

@@ -64,17 +64,28 @@ local function jr_expire_after(key, ms)
 end
 """
 
-# KEYS: slots ('' none), waiting, rate ('' none), throttled, job record, owner.
+# KEYS: slots ('' none), waiting, rate ('' none), throttled, job record, owner,
+#       pending ('' to leave the owner claim alone).
 # ARGV: member, limit, lease_ms, interval_ms, hinted ('1': the job waited for its
 #       turn before), engine, poll_ms (the most a slot waiter waits before it
 #       looks again), job_id, grace_ms.
 # Returns {1, 0, ''} admitted (slot and turn taken), {0, wait_ms, 'slot'|'rate'}
 # to wait, {2, 0, ''} to pass (the job will not run: the claim settles it).
+# A job told to wait is claimed for ``engine`` when KEYS[7] is given (as CLAIM
+# does, its state left queued): it is that engine's from now on, and out of
+# the pending set, so no reconciler moves it to the other engine while it
+# waits its turn past its pickup deadline.
 _ENTER_BODY = (
     """
 local function jr_enter(KEYS, ARGV)
 """
-    + """local member, job_id = ARGV[1], ARGV[8]
+    + """local function claim_waiting(st)
+  if KEYS[7] ~= '' and st and redis.call('SET', KEYS[6], ARGV[6], 'NX') then
+    redis.call('ZREM', KEYS[7], ARGV[8])
+    redis.call('HSET', KEYS[5], 'engine', ARGV[6])
+  end
+end
+local member, job_id = ARGV[1], ARGV[8]
 local grace = tonumber(ARGV[9])
 local f = redis.call('HMGET', KEYS[5], 'state', 'cancel_requested')
 local st = f[1]
@@ -93,6 +104,7 @@ if KEYS[1] ~= '' then
     redis.call('ZADD', KEYS[2], now + wait + grace, job_id)
     jr_expire_after(KEYS[2], wait + grace)
     if st then redis.call('HSET', KEYS[5], 'waiting_for', 'slot') end
+    claim_waiting(st)
     return {0, wait, 'slot'}
   end
 end
@@ -114,6 +126,7 @@ if KEYS[3] ~= '' then
     redis.call('ZADD', KEYS[4], now + wait + grace, job_id)
     jr_expire_after(KEYS[4], wait + grace)
     if st then redis.call('HSET', KEYS[5], 'waiting_for', 'rate') end
+    claim_waiting(st)
     return {0, wait, 'rate'}
   end
   redis.call('HSET', KEYS[3], 'tat', now + interval)
@@ -134,16 +147,16 @@ end
 ENTER = _NOW + _EXPIRE_AFTER + _ENTER_BODY + "return jr_enter(KEYS, ARGV)\n"
 
 # ENTER for many jobs in one call (worker threads group-committed): KEYS are
-# ENTER's six per job, ARGV its nine per job. One reply per job, in order.
+# ENTER's seven per job, ARGV its nine per job. One reply per job, in order.
 ENTER_MANY = (
     _NOW
     + _EXPIRE_AFTER
     + _ENTER_BODY
     + """
 local out = {}
-for i = 0, #KEYS / 6 - 1 do
+for i = 0, #KEYS / 7 - 1 do
   local keys, args = {}, {}
-  for j = 1, 6 do keys[j] = KEYS[i * 6 + j] end
+  for j = 1, 7 do keys[j] = KEYS[i * 7 + j] end
   for j = 1, 9 do args[j] = ARGV[i * 9 + j] end
   out[i + 1] = jr_enter(keys, args)
 end
@@ -231,6 +244,8 @@ class EnterRequest(NamedTuple):
     interval_s: float | None = None
     waited_turn: bool = False
     poll_s: float = 1.0
+    claim: bool = False
+    """Claim the job for ``engine`` when it is told to wait (see ``ENTER``)."""
 
 
 class FlowCounts(NamedTuple):
@@ -275,6 +290,7 @@ class FlowGate:
         interval_s: float | None = None,
         waited_turn: bool = False,
         poll_s: float = 1.0,
+        claim: bool = False,
     ) -> Entry:
         """Take ``slot`` and a turn under ``rate_key`` (every ``interval_s``), or neither.
 
@@ -282,9 +298,11 @@ class FlowGate:
         is not given a new one (its turn came; it waits only what is left).
         ``poll_s`` caps how long a job without a slot waits before it looks
         again (a slot frees when a job ends, which no one announces).
+        ``claim``: a job told to wait becomes ``engine``'s (its owner claim,
+        out of the pending set), since that engine keeps it while it waits.
         """
         request = EnterRequest(
-            name, job_id, engine, slot, rate_key, interval_s, waited_turn, poll_s
+            name, job_id, engine, slot, rate_key, interval_s, waited_turn, poll_s, claim
         )
         keys, args = self._enter_parts(request)
         with unavailable_on_error():
@@ -313,6 +331,7 @@ class FlowGate:
             self.keys.flow_throttled(name),
             self.keys.job(job_id),
             self.keys.owner(job_id),
+            self.keys.pending if request.claim else "",
         ]
         args: list[str | int] = [
             slot.member if slot is not None else "",

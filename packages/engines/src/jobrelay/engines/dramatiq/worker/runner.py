@@ -178,6 +178,9 @@ class JobRunner:
             ENGINE_DRAMATIQ,
             waited_turn=bool(options.get(FLOW_TURN_OPTION)),
             poll_s=slot_poll_s(waits),
+            # Waiting, it is this worker pool's: no reconciler moves it to
+            # Temporal when its pickup deadline passes while it waits.
+            claim=True,
         )
         try:
             entry = self._enter_many(request)
