@@ -265,6 +265,14 @@ def test_job_commands_list_show_summarise_retry_and_cancel(
     assert rest.stdout.strip() == "2 cancelled, 0 skipped, 0 failed of 2 matched"
     assert {_wait_state(web_url, job_id, finished) for job_id in later} == {"cancelled"}
 
+    urgent = _post(
+        web_url,
+        "/jobs",
+        {"name": "demo.countdown", "payload": {"start": 1}, "delay": 600, "priority": "high"},
+    )
+    detail = runner.invoke(app, ["job", str(urgent["job_id"])])
+    assert "priority 1" in detail.stdout, detail.stdout
+
 
 def test_schedule_commands_as_tables_and_json(
     web_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path

@@ -186,10 +186,17 @@ def _cancelled(answer: dict[str, Any]) -> None:
 
 @ops.command()
 def queues(as_json: JsonOption = False) -> None:
-    """Each queue: jobs by state, messages, throughput, live workers and pause."""
-    from .ops_tables import queues_table
+    """Each queue: jobs by state, messages, throughput, live workers and pause; then the
+    jobs under flow control, with those waiting for a slot or throttled."""
+    from rich.console import Group
 
-    run_ops(lambda client: show(client.call("GET", "/queues"), as_json, queues_table))
+    from .ops_tables import flow_table, queues_table
+
+    def tables(answer: list[dict[str, Any]]) -> Any:
+        flows = flow_table(answer)
+        return queues_table(answer) if flows is None else Group(queues_table(answer), flows)
+
+    run_ops(lambda client: show(client.call("GET", "/queues"), as_json, tables))
 
 
 @ops.command()

@@ -122,6 +122,9 @@ def job_view(job: dict[str, Any]) -> RenderableType:
         fields.add_row("error", str(job["error"])[:300])
     if job.get("result") is not None:
         fields.add_row("result", json.dumps(job["result"])[:300])
+    flow = job.get("flow")
+    if flow:
+        fields.add_row("flow", _flow(flow))
     temporal = job.get("temporal")
     if temporal:
         fields.add_row("workflow", f"{temporal.get('workflow_id')} / {temporal.get('run_id')}")
@@ -159,6 +162,39 @@ def job_view(job: dict[str, Any]) -> RenderableType:
             )
         parts.append(table)
     return Group(*parts)
+
+
+def flow_table(queues: list[dict[str, Any]]) -> Table | None:
+    """One row per flow-controlled job of each queue: its limits and who waits; None if none."""
+    rows = [(q["name"], f) for q in queues for f in q.get("flow", [])]
+    if not rows:
+        return None
+    table = Table(title="flow control")
+    for column in ("queue", "job", "limits", "waiting for a slot", "throttled"):
+        table.add_column(
+            column, justify="right" if column in ("waiting for a slot", "throttled") else "left"
+        )
+    for queue, flow in rows:
+        table.add_row(queue, flow["job"], _flow(flow), str(flow["waiting"]), str(flow["throttled"]))
+    return table
+
+
+def _flow(flow: dict[str, Any]) -> str:
+    """A job's priority, limits and window in one line."""
+    parts = []
+    if "priority" in flow:
+        parts.append(f"priority {flow['priority']}")
+    if flow.get("concurrency_limit"):
+        parts.append(
+            f"at most {flow['concurrency_limit']} per {flow.get('concurrency_key') or '*'}"
+        )
+    if flow.get("rate_limit"):
+        parts.append(f"rate {flow['rate_limit']} per {flow.get('rate_key') or '*'}")
+    if flow.get("unique_for_s"):
+        parts.append(f"unique for {flow['unique_for_s']:g} s per {flow.get('unique_key') or '*'}")
+    if flow.get("waiting_for"):
+        parts.append(f"waiting for its {flow['waiting_for']}")
+    return ", ".join(parts) or "-"
 
 
 def summary_view(summary: dict[str, Any]) -> RenderableType:
