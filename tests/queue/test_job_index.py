@@ -71,6 +71,16 @@ def test_filters_combine_and_pages_follow_the_cursor(store: JobStore, index: Job
     assert seen == ["a11", "a09", "a07", "a05", "a03", "a01"]
     assert pages == 3
     assert _ids(index, JobFilter(queue="data_sync")) == ["other"]
+    # A state alone merges that state's set of every queue, newest first, page by page.
+    merged: list[str] = []
+    cursor = None
+    while True:
+        page = index.page(JobFilter(state=JobState.QUEUED), limit=5, cursor=cursor)
+        merged += [r.job_id for r in page.records]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert merged == ["other", *(f"a{i:02}" for i in reversed(range(12)))]
     assert _ids(index, JobFilter(engine="temporal")) == []
 
 

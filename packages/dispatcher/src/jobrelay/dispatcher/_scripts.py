@@ -40,15 +40,17 @@ end
 if ARGV[3] ~= '' and not redis.call('SET', KEYS[3], ARGV[3], 'NX') then
   return {0, false, redis.call('GET', KEYS[3]), false, false, redis.call('GET', KEYS[3])}
 end
+local rec = cjson.decode(ARGV[6])
 local fields = {}
-for k, v in pairs(cjson.decode(ARGV[6])) do
+for k, v in pairs(rec) do
   fields[#fields + 1] = k
   fields[#fields + 1] = v
 end
 fields[#fields + 1] = 'payload'
 fields[#fields + 1] = ARGV[7]
 redis.call('HSET', KEYS[1], unpack(fields))
-jr_index(KEYS[7], KEYS[1], ARGV[2], false, false)
+jr_index_new(KEYS[7], ARGV[2], tonumber(rec.created_at), rec.queue, rec.name, rec.state,
+  rec.reason or '')
 if KEYS[8] ~= '' then redis.call('SET', KEYS[8], ARGV[2], 'PX', ARGV[8]) end
 if ARGV[1] ~= '' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end
 if ARGV[4] ~= '' then

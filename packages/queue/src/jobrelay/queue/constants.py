@@ -53,14 +53,8 @@ class Keys:
     @property
     def index(self) -> str:
         # The job index (see job_index.py): this key is the set of every job;
-        # the per-state, per-queue and per-name sets hang under it, built in Lua.
+        # the per-queue-and-state and per-name sets hang under it, built in Lua.
         return f"{self.prefix}idx"
-
-    def index_state(self, state: str) -> str:
-        return f"{self.index}:state:{state}"
-
-    def index_queue(self, queue: str) -> str:
-        return f"{self.index}:queue:{queue}"
 
     def index_queue_state(self, queue: str, state: str) -> str:
         return f"{self.index}:qs:{queue}:{state}"

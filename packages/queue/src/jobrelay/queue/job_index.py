@@ -1,22 +1,25 @@
-"""The job index: every job's id in sorted sets by state, queue and name, newest first.
+"""The job index: every job's id in sorted sets by queue and state, and by name, newest first.
 
 Each script that creates a record or changes its state also calls
 :data:`INDEX_LUA`'s ``jr_index`` in the same atomic call, so the index is
 never behind the records, on either engine: a job that reached Temporal while
-Redis was down enters it when its record is backfilled. A change costs a few
-``ZADD``/``ZREM`` (O(log n)); a query reads one set from a cursor and the
-records of the page, never the keyspace.
+Redis was down enters it when its record is backfilled. A new job costs three
+``ZADD`` and a counter; a state change a ``ZREM`` and a ``ZADD`` (O(log n)).
+A query reads one set, or merges a few (a state over the queues, a queue
+over the states), from a cursor, and the records of the page: never the
+keyspace.
 
 Scores are the jobs' ``created_at``. Sets are bounded by the retention
-period: a job that finishes trims, from the sets it is in, the entries
-created longer ago than that. A record that expired before its entry was
-trimmed is skipped (and its entry dropped) when a query meets it.
+period: the first job of a queue to finish in a minute trims the sets it is
+in of entries created longer ago than that. A record that expired before
+its entry was trimmed is skipped (and its entry dropped) when a query meets it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -27,57 +30,64 @@ from . import codec
 from .connection import unavailable_on_error
 from .constants import Keys
 from .errors import InvalidCursor
-from .records import FINISHED_STATES, JobRecord, JobState, finished_lua
+from .queues import QUEUES
+from .records import JobRecord, JobState, finished_lua
 
-# The Lua every state-changing script starts with. ``jr_index(idx, job, job_id,
-# old, retention)``: index the job whose hash is ``job`` under its state, queue
-# and name as they are now; ``idx`` is ``Keys.index``, ``old`` its state before
-# the call (false for a new record), ``retention`` the retention in seconds
-# when the call may have finished the job (else false). When the job has just
-# finished it also counts the outcome and trims the sets it is in. A new
-# record counts its dispatch reason, for the share of fallbacks.
+# The Lua every state-changing script starts with.
+#
+# ``jr_index_new(idx, job_id, score, queue, name, state, reason)`` indexes a new
+# record from the fields the caller has (nothing is read), and counts its
+# dispatch reason in its minute, for the share of fallbacks. ``idx`` is
+# ``Keys.index``.
+#
+# ``jr_index(idx, job, job_id, old, retention)`` indexes the job whose hash is
+# ``job`` as it is now: ``old`` is its state before the call (false for a new
+# record), ``retention`` the retention in seconds when the call may have
+# finished the job (else false). A job that just finished counts its outcome
+# and its minute's throughput; the first of its queue to finish in a minute
+# also trims the sets it is in.
+#
+# ``jr_unindex(idx, job, job_id, uncount)`` drops a job whose record is being
+# deleted; with ``uncount`` the job never was (a dispatch no engine took) and
+# its reason is taken back off its minute's count too.
 INDEX_LUA = (
     """
+local function jr_index_new(idx, job_id, score, queue, name, state, reason)
+  redis.call('ZADD', idx, score, job_id)
+  redis.call('ZADD', idx .. ':qs:' .. queue .. ':' .. state, score, job_id)
+  redis.call('ZADD', idx .. ':name:' .. name, score, job_id)
+  local k = idx .. ':reasons:' .. math.floor(score / 60)
+  if redis.call('HINCRBY', k, reason, 1) == 1 then redis.call('EXPIRE', k, 7200) end
+end
+
 local function jr_index(idx, job, job_id, old, retention)
   local f = redis.call('HMGET', job, 'created_at', 'queue', 'name', 'state', 'engine', 'reason')
   local st = f[4]
   if not st then return end
   local score, queue, name = tonumber(f[1]) or 0, f[2] or '', f[3] or ''
-  if old and old ~= st then
-    redis.call('ZREM', idx .. ':state:' .. old, job_id)
-    redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. old, job_id)
+  if not old then
+    jr_index_new(idx, job_id, score, queue, name, st, f[6] or '')
+    return
   end
   if old == st then return end
-  redis.call('ZADD', idx .. ':state:' .. st, score, job_id)
+  redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. old, job_id)
   redis.call('ZADD', idx .. ':qs:' .. queue .. ':' .. st, score, job_id)
-  redis.call('ZADD', idx, score, job_id)
-  redis.call('ZADD', idx .. ':queue:' .. queue, score, job_id)
-  redis.call('ZADD', idx .. ':name:' .. name, score, job_id)
-  if not old or (retention and """
+  if retention and """
     + finished_lua("st")
-    + """) then
-    local t = redis.call('TIME')
-    local now = tonumber(t[1])
-    local minute = math.floor(now / 60)
-    if not old then
-      local k = idx .. ':reasons:' .. minute
-      if redis.call('HINCRBY', k, f[6] or '', 1) == 1 then redis.call('EXPIRE', k, 7200) end
-      return
-    end
-    local k = idx .. ':done:' .. queue .. ':' .. minute
-    if redis.call('INCR', k) == 1 then redis.call('EXPIRE', k, 7200) end
+    + """ then
+    local now = tonumber(redis.call('TIME')[1])
     redis.call('HINCRBY', idx .. ':outcomes', queue .. '|' .. (f[5] or '') .. '|' .. st, 1)
-    local cutoff = '(' .. (now - tonumber(retention))
-    for _, key in ipairs({idx, idx .. ':state:' .. st, idx .. ':qs:' .. queue .. ':' .. st,
-                          idx .. ':queue:' .. queue, idx .. ':name:' .. name}) do
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+    local k = idx .. ':done:' .. queue .. ':' .. math.floor(now / 60)
+    if redis.call('INCR', k) == 1 then
+      redis.call('EXPIRE', k, 7200)
+      local cutoff = '(' .. (now - tonumber(retention))
+      redis.call('ZREMRANGEBYSCORE', idx, '-inf', cutoff)
+      redis.call('ZREMRANGEBYSCORE', idx .. ':qs:' .. queue .. ':' .. st, '-inf', cutoff)
+      redis.call('ZREMRANGEBYSCORE', idx .. ':name:' .. name, '-inf', cutoff)
     end
   end
 end
 
--- Drop a job from every set it is in (its record is being deleted). With
--- ``uncount`` the job never was (a dispatch no engine took): its dispatch
--- reason is taken back off its minute's count too.
 local function jr_unindex(idx, job, job_id, uncount)
   local f = redis.call('HMGET', job, 'queue', 'name', 'state', 'created_at', 'reason')
   local queue, name, st = f[1] or '', f[2] or '', f[3] or ''
@@ -86,9 +96,7 @@ local function jr_unindex(idx, job, job_id, uncount)
     if redis.call('HINCRBY', k, f[5] or '', -1) <= 0 then redis.call('HDEL', k, f[5] or '') end
   end
   redis.call('ZREM', idx, job_id)
-  redis.call('ZREM', idx .. ':state:' .. st, job_id)
   redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. st, job_id)
-  redis.call('ZREM', idx .. ':queue:' .. queue, job_id)
   redis.call('ZREM', idx .. ':name:' .. name, job_id)
 end
 """
@@ -165,12 +173,12 @@ class JobIndex:
     def page(self, where: JobFilter, *, limit: int = 50, cursor: str | None = None) -> JobPage:
         """The jobs matching ``where``, newest first, ``limit`` at most, after ``cursor``."""
         after = _decode(cursor) if cursor else None
-        base = self._base_set(where)
+        bases = self._base_sets(where)
         found: list[_Position] = []
         last: _Position | None = None
         scan = _Scan()
         next_cursor: str | None = None
-        for position, head in self._walk(base, where, after, scan):
+        for position, head in self._walk(bases, where, after, scan):
             last = position
             if head is None or not where._admits(*head):
                 continue
@@ -188,17 +196,14 @@ class JobIndex:
 
     def count_by_state(self, queue: str | None = None) -> dict[str, int]:
         """How many indexed jobs are in each state, of one queue or of all."""
+        queues = list(QUEUES) if queue is None else [queue]
         with unavailable_on_error():
             pipe = self.client.pipeline(transaction=False)
             for state in JobState:
-                key = (
-                    self.keys.index_state(state)
-                    if queue is None
-                    else self.keys.index_queue_state(queue, state)
-                )
-                pipe.zcard(key)
-            counts = pipe.execute()
-        return {state.value: int(n) for state, n in zip(JobState, counts, strict=True)}
+                for name in queues:
+                    pipe.zcard(self.keys.index_queue_state(name, state))
+            counts = iter(pipe.execute())
+        return {state.value: sum(int(next(counts)) for _ in queues) for state in JobState}
 
     def oldest_created(self, queue: str, state: JobState) -> float | None:
         """When the oldest job of ``queue`` now in ``state`` was created; None if there is none."""
@@ -245,33 +250,40 @@ class JobIndex:
 
     # -- reading a set ---------------------------------------------------------
 
-    def _base_set(self, where: JobFilter) -> str:
-        """The smallest set that holds every job the filter can match."""
+    def _base_sets(self, where: JobFilter) -> list[str]:
+        """The sets that together hold every job the filter can match, fewest entries first.
+
+        A state and a queue have a set of their own; a state alone is that
+        state's set of each queue, a queue alone its sets of each state; a
+        name has its own set, taken when it is the smaller.
+        """
         if where.state is not None and where.queue is not None:
-            return self.keys.index_queue_state(where.queue, where.state)
-        candidates = []
+            return [self.keys.index_queue_state(where.queue, where.state)]
+        groups: list[list[str]] = []
         if where.state is not None:
-            candidates.append(self.keys.index_state(where.state))
+            groups.append([self.keys.index_queue_state(q, where.state) for q in QUEUES])
         if where.queue is not None:
-            candidates.append(self.keys.index_queue(where.queue))
+            groups.append([self.keys.index_queue_state(where.queue, s) for s in JobState])
         if where.name is not None:
-            candidates.append(self.keys.index_name(where.name))
-        if not candidates:
-            return self.keys.index
-        if len(candidates) == 1:
-            return candidates[0]
+            groups.append([self.keys.index_name(where.name)])
+        if not groups:
+            return [self.keys.index]
+        if len(groups) == 1:
+            return groups[0]
         with unavailable_on_error():
             pipe = self.client.pipeline(transaction=False)
-            for key in candidates:
-                pipe.zcard(key)
-            sizes = pipe.execute()
-        return min(zip(sizes, candidates, strict=True))[1]
+            for group in groups:
+                for key in group:
+                    pipe.zcard(key)
+            sizes = iter(pipe.execute())
+        totals = [sum(int(next(sizes)) for _ in group) for group in groups]
+        return min(zip(totals, range(len(groups)), groups, strict=True))[2]
 
     def _walk(
-        self, key: str, where: JobFilter, after: _Position | None, scan: _Scan
+        self, keys: list[str], where: JobFilter, after: _Position | None, scan: _Scan
     ) -> Iterator[tuple[_Position, tuple[str, str, str, str | None] | None]]:
-        """Entries of ``key`` newest first from ``after`` within the filter's times, with
-        each record's state, queue, name and engine.
+        """Entries of ``keys`` merged newest first from ``after`` within the filter's times,
+        with each record's state, queue, name and engine.
 
         A record that no longer exists comes as None, and its entry is dropped.
         Stops after :attr:`max_scan` entries, noting it in ``scan``.
@@ -280,32 +292,42 @@ class JobIndex:
         if after is not None:
             top = after.score if where.until is None else min(after.score, where.until)
         bottom: float | str = "-inf" if where.since is None else where.since
-        offset = scanned = 0
+        # Each set is newest first (score, then id, both descending): so is the merge.
+        merged = heapq.merge(
+            *(self._entries(key, top, bottom) for key in keys),
+            key=lambda p: (p.score, p.job_id),
+            reverse=True,
+        )
+        scanned = 0
+        while True:
+            chunk = [p for _, p in zip(range(self.batch), merged, strict=False)]
+            if not chunk:
+                return
+            scanned += len(chunk)
+            if after is not None:
+                # Ties on the score sort by id, descending: skip up to the cursor's.
+                chunk = [p for p in chunk if p.score < after.score or p.job_id < after.job_id]
+            heads = self._heads([p.job_id for p in chunk])
+            stale = [p.job_id for p, head in zip(chunk, heads, strict=True) if head is None]
+            if stale:
+                self._drop(stale, keys)
+            yield from zip(chunk, heads, strict=True)
+            if scanned >= self.max_scan:
+                scan.cut = True
+                return
+
+    def _entries(self, key: str, top: float | str, bottom: float | str) -> Iterator[_Position]:
+        """One set's entries from ``top`` down to ``bottom``, newest first, a batch at a time."""
+        offset = 0
         while True:
             with unavailable_on_error():
                 entries: list[tuple[bytes, float]] = self.client.zrevrangebyscore(  # type: ignore[assignment]
                     key, top, bottom, start=offset, num=self.batch, withscores=True
                 )
-            if not entries:
-                return
-            offset += len(entries)
-            positions = [_Position(float(s), codec.text(m)) for m, s in entries]
-            if after is not None:
-                # Ties on the score sort by id, descending: skip up to the cursor's.
-                positions = [
-                    p for p in positions if p.score < after.score or p.job_id < after.job_id
-                ]
-            records = self._heads([p.job_id for p in positions])
-            stale = [p.job_id for p, r in zip(positions, records, strict=True) if r is None]
-            if stale:
-                self._drop(stale)
-            yield from zip(positions, records, strict=True)
-            scanned += len(entries)
+            yield from (_Position(float(s), codec.text(m)) for m, s in entries)
             if len(entries) < self.batch:
                 return
-            if scanned >= self.max_scan:
-                scan.cut = True
-                return
+            offset += len(entries)
 
     def _heads(self, job_ids: list[str]) -> list[tuple[str, str, str, str | None] | None]:
         if not job_ids:
@@ -342,15 +364,14 @@ class JobIndex:
             for raw in raws
         ]
 
-    def _drop(self, job_ids: list[str]) -> None:
-        # Expired records: their queue and name are gone with them, so only the
-        # sets a query can start from by id alone are cleaned here; the rest are
-        # trimmed by age as jobs finish.
+    def _drop(self, job_ids: list[str], keys: list[str]) -> None:
+        # Expired records: their queue and name are gone with them, so the sets
+        # this query read and the set of every job are cleaned here; the rest
+        # are trimmed by age as jobs finish.
         with unavailable_on_error():
             pipe = self.client.pipeline(transaction=False)
-            pipe.zrem(self.keys.index, *job_ids)
-            for state in FINISHED_STATES:
-                pipe.zrem(self.keys.index_state(state), *job_ids)
+            for key in {self.keys.index, *keys}:
+                pipe.zrem(key, *job_ids)
             pipe.execute()
 
 
