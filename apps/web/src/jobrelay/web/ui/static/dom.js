@@ -37,6 +37,20 @@ export const STATES = ["queued", "running", "sleeping", "succeeded", "failed", "
 export const ACTIVE = new Set(["queued", "running", "sleeping"]);
 export const RETRYABLE = new Set(["failed", "dead", "cancelled"]);
 
+// Dispatch priorities: 1 is taken first, 5 last (README, Flow control).
+const PRIORITY_NAMES = { 1: "high", 2: "above normal", 3: "normal", 4: "below normal", 5: "low" };
+
+export function priorityName(value) {
+  return PRIORITY_NAMES[value] || `priority ${value}`;
+}
+
+// "100/m" -> "100 starts a minute" (the limit counts starts, not runs).
+export function rateText(limit) {
+  const match = /^(\d+)\s*\/\s*([smh])$/.exec(limit || "");
+  if (!match) return limit || "—";
+  return `${number(match[1])} starts a ${{ s: "second", m: "minute", h: "hour" }[match[2]]}`;
+}
+
 export function badge(text, kind) {
   return h("span", { class: `badge ${kind || text || "none"}` }, text || "—");
 }

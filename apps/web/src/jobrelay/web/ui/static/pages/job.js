@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "../api.js";
 import { attemptTimeline } from "../chart.js";
-import { ACTIVE, badge, clock, duration, empty, flash, h, json, notice, RETRYABLE, table, toDate, when } from "../dom.js";
+import { ACTIVE, badge, clock, duration, empty, flash, h, json, notice, priorityName, rateText, RETRYABLE, table, toDate, when } from "../dom.js";
 
 function field(label, value) {
   return [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : value)];
@@ -22,9 +22,12 @@ function compact(value) {
 
 function fields(job) {
   const temporal = job.temporal;
-  return h("dl", { class: "fields" },
+  // No flow from a server that reports it means the default priority.
+  const priority = "flow" in job ? (job.flow && job.flow.priority) || 3 : null;
+  return h("dl", { class: "fields aligned" },
     field("Name", job.name),
     field("Queue", job.queue),
+    priority ? field("Priority", h("span", { "data-priority": priority, title: "1 is taken first, 5 last" }, `${priorityName(priority)} (${priority})`)) : null,
     field("Engine", job.engine ? badge(job.engine, job.engine) : null),
     field("Why this engine", job.reason ? badge(job.reason, job.reason === "ok" ? "up" : "warn") : null),
     field("Attempts", String(job.attempts ?? 0)),
@@ -40,6 +43,33 @@ function fields(job) {
       ? field("Temporal UI", h("a", { href: temporal.ui_url, target: "_blank", rel: "noopener noreferrer" }, "open this run ↗"))
       : null,
   );
+}
+
+// The key a limit counts this job under: "*" (or none) is every job of its name.
+function underKey(key) {
+  return !key || key === "*" ? " over all jobs of its name" : [" for key ", h("code", {}, key)];
+}
+
+const WAITING = { slot: "waiting for a slot", rate: "waiting for its rate turn" };
+
+// Its job's limits and window with this job's keys, and what it waits for; null without any.
+function flowFields(flow) {
+  if (!flow || !(flow.concurrency_limit || flow.rate_limit || flow.unique_for_s || flow.waiting_for)) return null;
+  return [
+    h("h3", {}, "Flow control"),
+    h("dl", { class: "fields aligned", id: "job-flow" },
+      flow.waiting_for ? field("Now", badge(WAITING[flow.waiting_for] || `waiting for ${flow.waiting_for}`, "warn")) : null,
+      flow.concurrency_limit
+        ? field("Concurrency", h("span", {}, `at most ${flow.concurrency_limit} at a time`, underKey(flow.concurrency_key)))
+        : null,
+      flow.rate_limit
+        ? field("Rate", h("span", { title: flow.rate_limit }, rateText(flow.rate_limit), underKey(flow.rate_key)))
+        : null,
+      flow.unique_for_s
+        ? field("Unique", h("span", {}, `one job within ${duration(flow.unique_for_s)} of the first`, underKey(flow.unique_key)))
+        : null,
+    ),
+  ];
 }
 
 function attempts(history) {
@@ -132,7 +162,7 @@ export async function renderJob(visit, params, jobId) {
       ),
       job.error ? h("pre", { class: "error-box" }, job.error) : null,
       h("div", { class: "columns" },
-        h("section", { class: "card" }, h("h3", {}, "Fields"), fields(job)),
+        h("section", { class: "card" }, h("h3", {}, "Fields"), fields(job), flowFields(job.flow)),
         h("section", { class: "card" },
           h("h3", {}, "Payload"), h("pre", { class: "json" }, job.payload === undefined ? "(not reported)" : json(job.payload)),
           h("h3", {}, "Result"), h("pre", { class: "json", id: "job-result" }, job.result === null || job.result === undefined ? "—" : json(job.result)),

@@ -3,7 +3,7 @@
 
 import { api, optional } from "../api.js";
 import { queueChart } from "../chart.js";
-import { ago, badge, duration, empty, flash, h, number, percent, STATES, table, when } from "../dom.js";
+import { ago, badge, duration, empty, flash, h, number, percent, priorityName, rateText, STATES, table, when } from "../dom.js";
 
 const REASONS = {
   ok: "on Dramatiq",
@@ -107,6 +107,52 @@ async function pauseOrResume(queue, refresh) {
   await refresh();
 }
 
+// Ready messages by priority lane, first taken first; only when more than one lane holds any.
+function lanes(byPriority) {
+  const held = Object.entries(byPriority || {}).filter(([, n]) => n).sort((a, b) => Number(a[0]) - Number(b[0]));
+  if (held.length < 2) return null;
+  return h("div", { class: "lanes", title: "ready messages by priority; a worker takes the first lane first" },
+    h("span", { class: "muted" }, "ready by priority"),
+    held.map(([priority, n]) => h("span", { class: "lane", "data-priority": priority }, h("b", {}, number(n)), ` ${priorityName(priority)}`)),
+  );
+}
+
+// A declared key: a payload field, a format over fields, or a function; none is every job of the name.
+function perKey(key) {
+  return key ? [" per ", h("code", {}, key)] : " in all";
+}
+
+function flowLimits(flow) {
+  const limits = [
+    flow.concurrency_limit ? [`at most ${flow.concurrency_limit} at a time`, perKey(flow.concurrency_key)] : null,
+    flow.rate_limit ? [h("span", { title: flow.rate_limit }, rateText(flow.rate_limit)), perKey(flow.rate_key)] : null,
+    flow.unique_for_s ? [`unique for ${duration(flow.unique_for_s)}`, perKey(flow.unique_key)] : null,
+  ].filter(Boolean);
+  // Each limit stays on one line; the lines break between limits.
+  return limits.map((limit, i) => [i ? " · " : null, h("span", { class: "limit" }, limit)]);
+}
+
+// The queue's jobs under flow control, with how many wait now for a slot or a rate turn.
+function flowList(flows) {
+  if (!flows || !flows.length) return null;
+  const count = (n, label, kind) => h("span", { class: n ? `${kind} busy` : kind }, h("b", {}, number(n)), ` ${label}`);
+  return h("div", { class: "flow" },
+    h("span", { class: "muted" }, "flow control"),
+    h("ul", {},
+      flows.map((flow) =>
+        h("li", { "data-flow-job": flow.job },
+          h("div", { class: "flow-head" },
+            h("a", { href: `#/jobs?name=${encodeURIComponent(flow.job)}` }, flow.job),
+            h("span", { class: "counts", title: "jobs waiting now for a concurrency slot; for their turn under the rate limit" },
+              count(flow.waiting, "waiting for a slot", "waiting"), " · ", count(flow.throttled, "throttled", "throttled")),
+          ),
+          h("div", { class: "limits muted" }, flowLimits(flow)),
+        ),
+      ),
+    ),
+  );
+}
+
 function queuePanel(queue, history, refresh) {
   const live = queue.live_workers || {};
   const perMinute = queue.finished_per_minute;
@@ -141,9 +187,11 @@ function queuePanel(queue, history, refresh) {
         ? h("div", { class: "stat" }, h("b", {}, ["1", "5", "15"].map((m) => number(Math.round((perMinute[m] || 0) * 10) / 10)).join(" · ")), "done/min 1·5·15")
         : null,
     ),
+    lanes(queue.ready_by_priority),
     history
       ? queueChart(history, queue.name)
       : h("p", { class: "muted chart-missing" }, "No history from this server (GET /queues/{name}/history)."),
+    flowList(queue.flow),
     queue.paused && queue.paused_at ? h("p", { class: "muted small" }, "Paused ", ago(queue.paused_at), "; dispatches wait, none go to Temporal.") : null,
   );
 }
