@@ -80,6 +80,13 @@ def gated_job(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> Mod
 
 
 @pytest.fixture
+def flow_job(gated_job: ModuleType) -> ModuleType:
+    """``web.limited`` (one at a time per key, a rate, a uniqueness window) known to the app."""
+    discover_jobs(["jobrelay_web_flowjobs"])
+    return sys.modules["jobrelay_web_flowjobs"]
+
+
+@pytest.fixture
 def worker(
     queue_settings: QueueSettings,
     redis_server: RedisServer,
@@ -91,7 +98,7 @@ def worker(
     env.update(
         REDIS_URL=queue_settings.redis_url,
         JOBRELAY_PREFIX=queue_settings.prefix,
-        JOBRELAY_JOB_MODULES="jobrelay_web_testjobs",
+        JOBRELAY_JOB_MODULES="jobrelay_web_testjobs,jobrelay_web_flowjobs",
         PYTHONPATH=os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")])),
         WEB_TEST_REDIS_URL=redis_server.url,
         TEMPORAL_ADDRESS=temporal_server.address,
@@ -233,8 +240,12 @@ async def _dispatch(
     payload: dict[str, Any],
     name: str = "web.gated",
     engine: str = "dramatiq",
+    priority: str | int | None = None,
 ) -> None:
-    answer = await api.post("/jobs", json={"name": name, "payload": payload, "job_id": job_id})
+    body: dict[str, Any] = {"name": name, "payload": payload, "job_id": job_id}
+    if priority is not None:
+        body["priority"] = priority
+    answer = await api.post("/jobs", json=body)
     assert answer.status_code == 202, answer.text
     assert answer.json()["engine"] == engine, answer.json()
 
@@ -636,3 +647,107 @@ async def test_an_operator_adds_fires_pauses_backfills_and_deletes_schedules(
         "422 /schedules",
         f"422 /schedules/{nightly}/backfill",
     ], tab.refused
+
+
+async def test_priorities_show_on_the_queue_card_and_the_job_page(
+    tab: Tab, api: httpx.AsyncClient, base_url: str, prefix: str
+) -> None:
+    """No worker, the queue paused: the jobs wait in their priority lanes on Dramatiq."""
+    assert (await api.post("/queues/default/pause")).json()["paused"] is True
+    run = uuid.uuid4().hex[:6]
+    urgent, usual, later = f"urgent-{run}", f"usual-{run}", f"later-{run}"
+    await _dispatch(api, urgent, {"key": f"{prefix}{urgent}"}, priority="high")
+    await _dispatch(api, usual, {"key": f"{prefix}{usual}"})
+    await _dispatch(api, later, {"key": f"{prefix}{later}"}, priority="low")
+    await _dispatch(api, f"{later}-2", {"key": f"{prefix}{later}-2"}, priority=5)
+    assert (await api.get("/queues/default")).json()["ready_by_priority"] == {
+        "1": 1,
+        "3": 1,
+        "5": 2,
+    }
+
+    page = tab.page
+    await tab.sign_in()
+    lanes = page.locator("section.queue[data-queue=default] .lanes")
+    await expect(lanes.locator(".lane")).to_have_count(3)
+    await expect(lanes.locator(".lane[data-priority='1']")).to_have_text("1 high")
+    await expect(lanes.locator(".lane[data-priority='3']")).to_have_text("1 normal")
+    await expect(lanes.locator(".lane[data-priority='5']")).to_have_text("2 low")
+    # One lane only (or none) says nothing the ready count does not: no line.
+    await expect(page.locator("section.queue[data-queue=data_sync] .lanes")).to_have_count(0)
+    # web.gated declares no limit: the queue lists no flow-controlled job.
+    await expect(page.locator("section.queue .flow")).to_have_count(0)
+    await tab.shot("overview-priorities")
+
+    title = page.locator("main#view .title h2 .badge")
+    fields = page.locator("dl.fields").first
+    await page.goto(f"{base_url}/ui/#/job/{urgent}")
+    await expect(title).to_have_text("queued", timeout=WAIT_MS)
+    await expect(fields.locator("[data-priority]")).to_have_text("high (1)")
+    await expect(page.locator("#job-flow")).to_have_count(0)
+    await tab.shot("job-priority-high")
+    await page.goto(f"{base_url}/ui/#/job/{usual}")
+    await expect(page.locator("main#view .title h2 code")).to_have_text(usual, timeout=WAIT_MS)
+    await expect(fields.locator("[data-priority]")).to_have_text("normal (3)")
+
+    assert tab.errors == [], tab.errors
+    assert tab.refused == ["401 /ui/"], tab.refused
+
+
+async def test_a_job_waiting_for_its_slot_shows_its_limits_on_its_page_and_its_queue(
+    tab: Tab,
+    flow_job: ModuleType,
+    worker: None,
+    api: httpx.AsyncClient,
+    base_url: str,
+    redis_server: RedisServer,
+    prefix: str,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    key = f"{prefix}cal-{run}"
+    holder, waiter = f"holder-{run}", f"waiter-{run}"
+    # The first holds the key's one slot until its gate opens; the second waits for it.
+    await _dispatch(api, holder, {"key": key, "ref": f"a-{run}"}, "web.limited")
+    await _state(api, holder, "running")
+    await _dispatch(api, waiter, {"key": key, "ref": f"b-{run}"}, "web.limited", priority="high")
+    deadline = time.monotonic() + 60
+    while (await api.get(f"/jobs/{waiter}")).json()["flow"]["waiting_for"] != "slot":
+        assert time.monotonic() < deadline, (await api.get(f"/jobs/{waiter}")).json()
+        await asyncio.sleep(0.1)
+
+    page = tab.page
+    await tab.sign_in()
+    flow_row = page.locator(
+        "section.queue[data-queue=default] .flow li[data-flow-job='web.limited']"
+    )
+    await expect(flow_row).to_have_count(1)
+    limits = flow_row.locator(".limits")
+    await expect(limits).to_have_text(
+        "at most 1 at a time per key · 600 starts a minute in all · unique for 5 min per ref"
+    )
+    # Waiting counts a job until its next look, so some refresh finds it waiting.
+    await expect(flow_row.locator(".waiting")).to_have_text("1 waiting for a slot", timeout=WAIT_MS)
+    await expect(flow_row.locator(".throttled")).to_have_text("0 throttled")
+    await tab.shot("overview-flow")
+
+    await page.goto(f"{base_url}/ui/#/job/{waiter}")
+    title = page.locator("main#view .title h2 .badge")
+    await expect(title).to_have_text("queued", timeout=WAIT_MS)
+    await expect(page.locator("dl.fields [data-priority]")).to_have_text("high (1)")
+    flow = page.locator("#job-flow")
+    await expect(flow).to_contain_text("waiting for a slot")
+    await expect(flow).to_contain_text(f"at most 1 at a time for key {key}")
+    await expect(flow).to_contain_text("600 starts a minute over all jobs of its name")
+    await expect(flow).to_contain_text(f"one job within 5 min of the first for key b-{run}")
+    await tab.shot("job-waiting-for-slot")
+
+    # The gate opens: the holder ends, the waiter takes the slot and runs; no wait shows.
+    redis.Redis.from_url(redis_server.url).set(f"{key}:ok", 1)
+    await expect(title).to_have_text("succeeded", timeout=WAIT_MS)
+    await expect(flow).not_to_contain_text("waiting")
+    await expect(flow).to_contain_text(f"at most 1 at a time for key {key}")
+    await tab.shot("job-flow-succeeded")
+    assert (await _state(api, holder, "succeeded"))["result"] == "released"
+
+    assert tab.errors == [], tab.errors
+    assert tab.refused == ["401 /ui/"], tab.refused
