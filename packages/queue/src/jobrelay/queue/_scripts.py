@@ -88,7 +88,8 @@ for i = 0, (#KEYS - 2) / 3 - 1 do
   local owner_key, job, steps = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
   local job_id, attempt = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   -- Every record has a state: none means no record (and no claim).
-  local f = redis.call('HMGET', job, 'state', 'cancel_requested', 'started_at')
+  local f = redis.call('HMGET', job, 'state', 'cancel_requested', 'started_at', 'created_at',
+    'queue')
   local st = f[1]
   if not st then
     out[i + 1] = {}
@@ -109,7 +110,7 @@ for i = 0, (#KEYS - 2) / 3 - 1 do
       if not started or started == '' then started = now end
       redis.call('HSET', job, 'state', 'running', 'attempts', attempt, 'engine', engine,
         'wake_at', '', 'updated_at', now, 'started_at', started)
-      jr_index(KEYS[2], job, job_id, st, false)
+      jr_index_move(KEYS[2], job_id, tonumber(f[4]) or 0, f[5] or '', st, 'running')
       memo = redis.call('HGETALL', steps)
     elseif won then
       redis.call('HSET', job, 'engine', engine, 'updated_at', now)

@@ -40,6 +40,9 @@ from .records import JobRecord, JobState, finished_lua
 # dispatch reason in its minute, for the share of fallbacks. ``idx`` is
 # ``Keys.index``.
 #
+# ``jr_index_move`` and ``jr_index_finished`` are its two halves, for the hot
+# scripts (a worker's claim and success) that read the job's fields anyway.
+#
 # ``jr_index(idx, job, job_id, old, retention)`` indexes the job whose hash is
 # ``job`` as it is now: ``old`` is its state before the call (false for a new
 # record), ``retention`` the retention in seconds when the call may have
@@ -60,6 +63,27 @@ local function jr_index_new(idx, job_id, score, queue, name, state, reason)
   if redis.call('HINCRBY', k, reason, 1) == 1 then redis.call('EXPIRE', k, 7200) end
 end
 
+-- A state change whose caller has read the job's created_at and queue.
+local function jr_index_move(idx, job_id, score, queue, old, new)
+  if old == new then return end
+  redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. old, job_id)
+  redis.call('ZADD', idx .. ':qs:' .. queue .. ':' .. new, score, job_id)
+end
+
+-- A job of ``queue`` (job name ``name``, run by ``engine``) just finished as ``st``.
+local function jr_index_finished(idx, queue, name, engine, st, retention)
+  local now = tonumber(redis.call('TIME')[1])
+  redis.call('HINCRBY', idx .. ':outcomes', queue .. '|' .. engine .. '|' .. st, 1)
+  local k = idx .. ':done:' .. queue .. ':' .. math.floor(now / 60)
+  if redis.call('INCR', k) == 1 then
+    redis.call('EXPIRE', k, 7200)
+    local cutoff = '(' .. (now - tonumber(retention))
+    redis.call('ZREMRANGEBYSCORE', idx, '-inf', cutoff)
+    redis.call('ZREMRANGEBYSCORE', idx .. ':qs:' .. queue .. ':' .. st, '-inf', cutoff)
+    redis.call('ZREMRANGEBYSCORE', idx .. ':name:' .. name, '-inf', cutoff)
+  end
+end
+
 local function jr_index(idx, job, job_id, old, retention)
   local f = redis.call('HMGET', job, 'created_at', 'queue', 'name', 'state', 'engine', 'reason')
   local st = f[4]
@@ -70,21 +94,11 @@ local function jr_index(idx, job, job_id, old, retention)
     return
   end
   if old == st then return end
-  redis.call('ZREM', idx .. ':qs:' .. queue .. ':' .. old, job_id)
-  redis.call('ZADD', idx .. ':qs:' .. queue .. ':' .. st, score, job_id)
+  jr_index_move(idx, job_id, score, queue, old, st)
   if retention and """
     + finished_lua("st")
     + """ then
-    local now = tonumber(redis.call('TIME')[1])
-    redis.call('HINCRBY', idx .. ':outcomes', queue .. '|' .. (f[5] or '') .. '|' .. st, 1)
-    local k = idx .. ':done:' .. queue .. ':' .. math.floor(now / 60)
-    if redis.call('INCR', k) == 1 then
-      redis.call('EXPIRE', k, 7200)
-      local cutoff = '(' .. (now - tonumber(retention))
-      redis.call('ZREMRANGEBYSCORE', idx, '-inf', cutoff)
-      redis.call('ZREMRANGEBYSCORE', idx .. ':qs:' .. queue .. ':' .. st, '-inf', cutoff)
-      redis.call('ZREMRANGEBYSCORE', idx .. ':name:' .. name, '-inf', cutoff)
-    end
+    jr_index_finished(idx, queue, name, f[5] or '', st, retention)
   end
 end
 

@@ -36,7 +36,8 @@ for i = 0, (#KEYS - 2) / 6 - 1 do
     redis.call('HDEL', KEYS[k + 4], message_id)
   end
   if KEYS[k + 5] ~= '' then redis.call('ZREM', KEYS[k + 5], ARGV[a + 3]) end
-  local st = redis.call('HGET', KEYS[k], 'state')
+  local f = redis.call('HMGET', KEYS[k], 'state', 'created_at', 'queue', 'name', 'engine')
+  local st = f[1]
   if not st then
     out[i + 1] = -1
   elseif """
@@ -48,7 +49,8 @@ for i = 0, (#KEYS - 2) / 6 - 1 do
       'finished_at', now, 'updated_at', now)
     for j = 0, 2 do redis.call('EXPIRE', KEYS[k + j], retention) end
     redis.call('ZREM', KEYS[1], job_id)
-    jr_index(KEYS[2], KEYS[k], job_id, st, retention)
+    jr_index_move(KEYS[2], job_id, tonumber(f[2]) or 0, f[3] or '', st, 'succeeded')
+    jr_index_finished(KEYS[2], f[3] or '', f[4] or '', f[5] or '', 'succeeded', retention)
     out[i + 1] = 1
   end
 end
