@@ -56,3 +56,20 @@ def test_a_tick_waits_for_its_jitter() -> None:
     assert handled_until(jittered, last, before) == last
     assert due_ticks(jittered, last, due, last) == [tick]
     assert handled_until(jittered, last, due) == tick
+
+
+def test_a_tick_whose_jitter_fell_before_the_scheduler_started_was_missed() -> None:
+    tick = datetime(2026, 1, 1, 0, 1, 0, tzinfo=UTC)
+    rules = {
+        policy: Schedule(id="j", every=60, jitter=timedelta(seconds=50), catchup=policy)
+        for policy in ("none", "latest", "all")
+    }
+    delay = fire_at(rules["none"], tick) - tick  # the same for every policy: id and tick
+    assert delay < timedelta(seconds=49)
+    # The tick fell due one second before this scheduler started watching.
+    since = tick + delay + timedelta(seconds=1)
+    now = since + timedelta(seconds=0.5)
+    last = tick - timedelta(seconds=60)
+    assert due_ticks(rules["none"], last, now, since) == []
+    assert due_ticks(rules["latest"], last, now, since) == [tick]
+    assert due_ticks(rules["all"], last, now, since) == [tick]
