@@ -190,7 +190,7 @@ def test_ten_a_second_over_fifty_jobs_never_starts_more_than_ten_in_a_second(
     assert sorted(s["job_id"] for s in found) == sorted(ids)
     starts = [s["start"] for s in found]
     assert most_starts_within(starts, 1.0) <= 10
-    # Fifty starts at least 0.1 s apart take 4.9 s at the least.
+    # Fifty turns 0.11 s apart take 5.39 s; the starts vary by a few ms around them.
     took = max(starts) - min(starts)
     assert took >= 4.5
     print(f"50 jobs at 10/s started over {took:.2f}s")
