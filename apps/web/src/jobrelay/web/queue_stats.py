@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from jobrelay.dispatcher import FlowLimits
 from jobrelay.engines.dramatiq import DramatiqKeys
 from jobrelay.job_engine import list_jobs
 from jobrelay.queue import (
@@ -29,16 +30,10 @@ logger = logging.getLogger("jobrelay.web")
 _SAMPLE_TTL_S = 2 * 3600
 
 
-class QueueFlow(BaseModel):
+class QueueFlow(FlowLimits):
     """One job of a queue under flow control: what it declares, and who waits now."""
 
     job: str
-    concurrency_limit: int | None = None
-    concurrency_key: str | None = None
-    rate_limit: str | None = None
-    rate_key: str | None = None
-    unique_for_s: float | None = None
-    unique_key: str | None = None
     waiting: int
     """Jobs told to wait for a concurrency slot, not yet past their retry."""
     throttled: int

@@ -131,19 +131,28 @@ class TemporalRun(BaseModel):
     """The run in the Temporal UI, when ``TEMPORAL_UI_URL`` is set."""
 
 
-class JobFlow(BaseModel):
-    """A job's flow control: its priority, its job's limits and window with the keys
-    its payload falls under, and what it waits for (README, Flow control)."""
+class FlowLimits(BaseModel):
+    """A job's declared limits and uniqueness window (README, Flow control).
 
-    priority: int = 3
-    """1 (first) to 5 (last); 3 is ``normal``."""
+    A key is what the limit counts under: for a queue's job, as declared (a
+    field, a format, a function's name); for one job, its payload's value
+    (``*``: all jobs of the name).
+    """
+
     concurrency_limit: int | None = None
     concurrency_key: str | None = None
-    """The key its limit counts under (``*``: all jobs of the name)."""
     rate_limit: str | None = None
     rate_key: str | None = None
     unique_for_s: float | None = None
     unique_key: str | None = None
+
+
+class JobFlow(FlowLimits):
+    """A job's flow control: its priority, its job's limits with the keys its
+    payload falls under, and what it waits for."""
+
+    priority: int = 3
+    """1 (first) to 5 (last); 3 is ``normal``."""
     waiting_for: Literal["slot", "rate"] | None = None
     """While it is queued: a concurrency slot, or its turn under the rate limit."""
 
