@@ -73,3 +73,28 @@ def test_a_tick_whose_jitter_fell_before_the_scheduler_started_was_missed() -> N
     assert due_ticks(rules["none"], last, now, since) == []
     assert due_ticks(rules["latest"], last, now, since) == [tick]
     assert due_ticks(rules["all"], last, now, since) == [tick]
+
+
+def test_of_many_ticks_whose_jitter_fell_before_the_start_each_policy_fires_its_share() -> None:
+    rules = {
+        policy: Schedule(
+            id="many",
+            every=1,
+            jitter=timedelta(seconds=30),
+            catchup=policy,
+            catchup_window=timedelta(seconds=20),
+        )
+        for policy in ("none", "latest", "all")
+    }
+    since = NOW
+    now = since + timedelta(seconds=0.5)
+    last = since - timedelta(seconds=90)
+    # Brute force, second by second: the ticks that fell due before this scheduler started.
+    candidates = [NOW + timedelta(seconds=s) for s in range(-89, 1)]
+    missed = [t for t in candidates if fire_at(rules["none"], t) <= since]
+    recent = [t for t in missed if t >= now - timedelta(seconds=20)]
+    assert len(recent) >= 2  # so that firing more than the latest shows
+    on_time = due_ticks(rules["none"], last, now, since)
+    assert all(since < fire_at(rules["none"], t) <= now for t in on_time)
+    assert due_ticks(rules["latest"], last, now, since) == [missed[-1], *on_time]
+    assert due_ticks(rules["all"], last, now, since) == [*recent, *on_time]

@@ -27,24 +27,29 @@ def due_ticks(
     recent_from = max(last, watching_since - schedule.jitter)
     recent = [t for t in schedule.ticks(recent_from, now) if fire_at(schedule, t) <= now]
     on_time = [t for t in recent if fire_at(schedule, t) > watching_since]
+    # Due just before watching began, within the jitter: missed, and the newest missed.
     missed = [t for t in recent if t not in on_time]
-    if recent_from > last and schedule.catchup != "none":
-        if schedule.catchup == "latest":
-            older = schedule.last_tick(recent_from)
-            if older is not None and older > last and not missed:
-                missed = [older]
-        else:
-            # ticks() starts after its bound: a tick right at the window's edge counts.
-            window_from = max(last, now - schedule.catchup_window - timedelta(microseconds=1))
-            if window_from < recent_from:
-                missed = list(schedule.ticks(window_from, recent_from)) + missed
+    return [*_caught_up(schedule, last, now, recent_from, missed), *on_time]
+
+
+def _caught_up(
+    schedule: Schedule, last: datetime, now: datetime, recent_from: datetime, missed: list[datetime]
+) -> list[datetime]:
+    """The missed ticks the catch-up policy fires: ``missed`` and, walked only as far as
+    the policy needs, those between ``last`` and ``recent_from``."""
     if schedule.catchup == "none":
-        missed = []
-    elif schedule.catchup == "latest":
-        missed = missed[-1:]
-    elif schedule.catchup == "all":
-        missed = [t for t in missed if t >= now - schedule.catchup_window]
-    return [*missed, *on_time]
+        return []
+    if schedule.catchup == "latest":
+        if missed:
+            return missed[-1:]
+        older = schedule.last_tick(recent_from)
+        return [older] if older is not None and older > last else []
+    # ticks() starts after its bound: a tick right at the window's edge counts.
+    window_from = max(last, now - schedule.catchup_window - timedelta(microseconds=1))
+    older_ticks = (
+        list(schedule.ticks(window_from, recent_from)) if window_from < recent_from else []
+    )
+    return [t for t in [*older_ticks, *missed] if t >= now - schedule.catchup_window]
 
 
 def handled_until(schedule: Schedule, last: datetime, now: datetime) -> datetime:
