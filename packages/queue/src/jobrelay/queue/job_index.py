@@ -130,15 +130,8 @@ class JobFilter:
     until: float | None = None
     """Created at or before."""
 
-    def matches(self, record: JobRecord) -> bool:
-        """Whether ``record`` is one of the jobs this filter lists."""
-        return (
-            self._admits(record.state.value, record.queue, record.name, record.engine)
-            and (self.since is None or record.created_at >= self.since)
-            and (self.until is None or record.created_at <= self.until)
-        )
-
-    def _admits(self, state: str, queue: str, name: str, engine: str | None) -> bool:
+    def admits(self, state: str, queue: str, name: str, engine: str | None) -> bool:
+        """Whether a job with these fields is listed (the times are the index's scores)."""
         return (
             (self.state is None or state == self.state.value)
             and (self.queue is None or queue == self.queue)
@@ -194,7 +187,7 @@ class JobIndex:
         next_cursor: str | None = None
         for position, head in self._walk(bases, where, after, scan):
             last = position
-            if head is None or not where._admits(*head):
+            if head is None or not where.admits(*head):
                 continue
             if len(found) == limit:
                 # One more match exists: the page is full and a next one has something.
