@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import redis
@@ -20,7 +18,7 @@ SUPPORT = Path(__file__).parent / "support"
 if str(SUPPORT) not in sys.path:
     sys.path.insert(0, str(SUPPORT))
 
-from flow_test_support import TESTJOBS  # noqa: E402 - needs the sys.path entry
+from flow_test_support import TESTJOBS, Spans  # noqa: E402 - needs the sys.path entry
 
 
 @pytest.fixture
@@ -37,11 +35,7 @@ def run_id() -> str:
 
 
 @pytest.fixture
-def spans(redis_server: RedisServer, run_id: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+def spans(redis_server: RedisServer, run_id: str) -> Iterator[Spans]:
     client = redis.Redis.from_url(redis_server.url)
-
-    def read() -> list[dict[str, Any]]:
-        return [json.loads(raw) for raw in client.lrange(f"flowt:{run_id}:spans", 0, -1)]
-
-    yield read
+    yield Spans(client, run_id)
     client.close()

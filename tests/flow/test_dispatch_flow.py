@@ -8,11 +8,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 import pytest
+from flow_test_support import Spans
 from jobrelay.devservers import TemporalDevServer
 from jobrelay.dispatcher import (
     Dispatcher,
@@ -147,7 +146,7 @@ async def test_with_200_low_then_20_high_queued_the_high_ones_start_first_on_dra
     queue_settings: QueueSettings,
     store: JobStore,
     temporal_server: TemporalDevServer,
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     dispatcher, adapter = await _dispatcher(queue_settings, store, temporal_server)
@@ -170,10 +169,7 @@ async def test_with_200_low_then_20_high_queued_the_high_ones_start_first_on_dra
     worker = start_worker(adapter, ["default"], threads=1)
     try:
         pauses.resume("default")
-        deadline = time.monotonic() + 90
-        while len(found := spans()) < 220:
-            assert time.monotonic() < deadline, f"only {len(found)} of 220 jobs ran"
-            await asyncio.sleep(0.1)
+        found = await spans.until(220, 90)
     finally:
         await asyncio.to_thread(worker.stop, 10_000)
     order = [s["label"] for s in sorted(found, key=lambda s: s["start"])]
@@ -238,7 +234,7 @@ async def test_a_job_waiting_for_a_slot_on_dramatiq_stays_there_past_its_pickup_
     queue_settings: QueueSettings,
     store: JobStore,
     temporal_server: TemporalDevServer,
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     dispatcher, adapter = await _dispatcher(queue_settings, store, temporal_server)
@@ -263,9 +259,7 @@ async def test_a_job_waiting_for_a_slot_on_dramatiq_stays_there_past_its_pickup_
         assert record.state.value == "queued" and spans() == []
         for holder in holders:
             gate.leave(holder)
-        while not spans():
-            assert time.monotonic() < deadline, "never ran once the slots were free"
-            await asyncio.sleep(0.05)
+        await spans.until(1, 30)
     finally:
         await asyncio.to_thread(worker.stop, 10_000)
     (span,) = spans()

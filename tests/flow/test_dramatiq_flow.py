@@ -18,7 +18,7 @@ from typing import Any
 import dramatiq
 import pytest
 from flow_test_support import SUPPORT as FLOW_SUPPORT
-from flow_test_support import TESTJOBS, max_overlap, most_starts_within
+from flow_test_support import TESTJOBS, Spans, max_overlap, most_starts_within
 from jobrelay.devservers import RedisServer
 from jobrelay.engines import EngineJob
 from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
@@ -89,24 +89,12 @@ def processes(
             proc.wait(timeout=10)
 
 
-def _wait_spans(
-    spans: Callable[[], list[dict[str, Any]]], count: int, timeout_s: float = 120.0
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = spans()
-        if len(found) >= count:
-            return found
-        assert time.monotonic() < deadline, f"only {len(found)} of {count} jobs ran"
-        time.sleep(0.05)
-
-
 @pytest.mark.timeout(180)
 def test_thirty_jobs_of_one_key_never_run_more_than_two_at_once_on_two_processes(
     flowjobs: ModuleType,
     submit: Callable[..., str],
     processes: Callable[..., subprocess.Popen[bytes]],
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
     store: JobStore,
 ) -> None:
@@ -120,7 +108,7 @@ def test_thirty_jobs_of_one_key_never_run_more_than_two_at_once_on_two_processes
     others = [
         submit("flowt.limited", {"run": run_id, "key": "cal-2", "label": "other"}) for _ in range(2)
     ]
-    found = _wait_spans(spans, 32)
+    found = spans.wait(32)
     keyed = [s for s in found if s["label"] != "other"]
     assert sorted(s["job_id"] for s in keyed) == sorted(ids)
     assert max_overlap(keyed) == 2
@@ -137,7 +125,7 @@ def test_a_killed_worker_frees_its_slot_when_its_lease_ends(
     flowjobs: ModuleType,
     submit: Callable[..., str],
     processes: Callable[..., subprocess.Popen[bytes]],
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
     store: JobStore,
     adapter: DramatiqAdapter,
@@ -161,7 +149,7 @@ def test_a_killed_worker_frees_its_slot_when_its_lease_ends(
     second = submit("flowt.single", {"run": run_id, "key": "k", "label": "second"})
     worker = start_worker(adapter, ["default"], threads=2)
     try:
-        found = _wait_spans(spans, 1, timeout_s=60)
+        found = spans.wait(1, timeout_s=60)
     finally:
         worker.stop(timeout=10_000)
     (span,) = found
@@ -176,14 +164,14 @@ def test_ten_a_second_over_fifty_jobs_never_starts_more_than_ten_in_a_second(
     flowjobs: ModuleType,
     submit: Callable[..., str],
     adapter: DramatiqAdapter,
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     workers: list[dramatiq.Worker] = []
     try:
         ids = [submit("flowt.paced", {"run": run_id, "key": "api"}) for _ in range(50)]
         workers.append(start_worker(adapter, ["default"], threads=8))
-        found = _wait_spans(spans, 50)
+        found = spans.wait(50)
     finally:
         for worker in workers:
             worker.stop(timeout=10_000)

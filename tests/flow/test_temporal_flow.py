@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from flow_test_support import TESTJOBS, max_overlap, most_starts_within
+from flow_test_support import TESTJOBS, Spans, max_overlap, most_starts_within
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.engines import EngineJob
 from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
@@ -53,18 +53,6 @@ def _job(name: str, payload: dict[str, Any]) -> EngineJob:
     )
 
 
-async def _wait_spans(
-    spans: Callable[[], list[dict[str, Any]]], count: int, timeout_s: float = 120.0
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = spans()
-        if len(found) >= count:
-            return found
-        assert time.monotonic() < deadline, f"only {len(found)} of {count} jobs ran"
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.timeout(180)
 async def test_thirty_jobs_of_one_key_never_run_more_than_two_at_once_on_temporal(
     flowjobs: ModuleType,
@@ -72,7 +60,7 @@ async def test_thirty_jobs_of_one_key_never_run_more_than_two_at_once_on_tempora
     queue_settings: QueueSettings,
     store: JobStore,
     temporal_workers: Callable[..., Any],
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     adapter = TemporalAdapter(client, queue_settings)
@@ -81,7 +69,7 @@ async def test_thirty_jobs_of_one_key_never_run_more_than_two_at_once_on_tempora
         _job("flowt.limited", {"run": run_id, "key": "cal-1", "hold_s": 0.15}) for _ in range(30)
     ]
     await asyncio.gather(*(adapter.start(job) for job in jobs))
-    found = await _wait_spans(spans, 30)
+    found = await spans.until(30)
     assert sorted(s["job_id"] for s in found) == sorted(job.job_id for job in jobs)
     assert {s["engine"] for s in found} == {"temporal"}
     assert max_overlap(found) == 2
@@ -98,7 +86,7 @@ async def test_one_limit_holds_across_both_engines_at_once(
     queue_settings: QueueSettings,
     store: JobStore,
     temporal_workers: Callable[..., Any],
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     temporal = TemporalAdapter(client, queue_settings)
@@ -127,7 +115,7 @@ async def test_one_limit_holds_across_both_engines_at_once(
                 assert store.create(record)
                 await asyncio.to_thread(dramatiq.enqueue, job)
         await asyncio.gather(*starts)
-        found = await _wait_spans(spans, 60)
+        found = await spans.until(60)
     finally:
         await asyncio.to_thread(worker.stop, 10_000)
     by_label = {label: [s for s in found if s["label"] == label] for label in ("limit", "rate")}
@@ -144,7 +132,7 @@ async def test_with_redis_down_a_limited_job_waits_and_runs_once_it_is_back(
     own_redis: RedisServer,
     prefix: str,
     temporal_workers: Callable[..., Any],
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     settings = QueueSettings(redis_url=own_redis.url, prefix=prefix)
@@ -180,7 +168,7 @@ async def test_runs_that_waited_for_slots_turns_and_slept_replay_deterministical
     queue_settings: QueueSettings,
     store: JobStore,
     temporal_workers: Callable[..., Any],
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     adapter = TemporalAdapter(client, queue_settings)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
 
 import pytest
-from flow_test_support import TESTJOBS
+from flow_test_support import TESTJOBS, Spans
 from jobrelay.devservers import TemporalDevServer
 from jobrelay.engines import EngineJob
 from jobrelay.engines.temporal import TemporalAdapter, connect
@@ -45,7 +44,7 @@ async def test_with_200_low_then_20_high_waiting_the_high_ones_start_first(
     one_partition_server: TemporalDevServer,
     queue_settings: QueueSettings,
     store: JobStore,
-    spans: Callable[[], list[dict[str, Any]]],
+    spans: Spans,
     run_id: str,
 ) -> None:
     client = None
@@ -83,10 +82,7 @@ async def test_with_200_low_then_20_high_waiting_the_high_ones_start_first(
         max_concurrent_activities=1,
     )
     async with worker:
-        deadline = time.monotonic() + 150
-        while len(found := spans()) < 220:
-            assert time.monotonic() < deadline, f"only {len(found)} of 220 jobs ran"
-            await asyncio.sleep(0.2)
+        found = await spans.until(220, 150)
     order = [s["label"] for s in sorted(found, key=lambda s: s["start"])]
     print("first 30 started:", "".join(label[0] for label in order[:30]))
     # Temporal matches tasks to pollers by priority, but a task an SDK poller

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from pathlib import Path
 from typing import Any
+
+import redis
 
 SUPPORT = Path(__file__).parent
 TESTJOBS = "jobrelay_flow_testjobs"
@@ -31,3 +36,30 @@ def most_starts_within(starts: list[float], window_s: float) -> int:
             j += 1
         best = max(best, j - i)
     return best
+
+
+class Spans:
+    """The spans one test's jobs recorded (``flowt:{run}:spans``), and waits for them."""
+
+    def __init__(self, client: redis.Redis, run_id: str) -> None:
+        self._client = client
+        self._key = f"flowt:{run_id}:spans"
+
+    def __call__(self) -> list[dict[str, Any]]:
+        return [json.loads(raw) for raw in self._client.lrange(self._key, 0, -1)]
+
+    def wait(self, count: int, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+        """The spans once ``count`` are in (blocking); fails the test after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while len(found := self()) < count:
+            assert time.monotonic() < deadline, f"only {len(found)} of {count} jobs ran"
+            time.sleep(0.05)
+        return found
+
+    async def until(self, count: int, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+        """:meth:`wait` for a test on the event loop."""
+        deadline = time.monotonic() + timeout_s
+        while len(found := self()) < count:
+            assert time.monotonic() < deadline, f"only {len(found)} of {count} jobs ran"
+            await asyncio.sleep(0.1)
+        return found
