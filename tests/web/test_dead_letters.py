@@ -73,3 +73,37 @@ async def test_dead_letters_are_listed_retried_and_purged(
     gone = await web_client.delete(f"/dead-letters/default/{first['redis_id']}")
     assert gone.status_code == 404
     assert (await web_client.get("/dead-letters?queue=nope")).status_code == 422
+
+
+async def test_a_job_retried_from_its_page_or_in_bulk_leaves_no_dead_letter(
+    gated_job: ModuleType,
+    web_client: httpx.AsyncClient,
+    live_worker: Callable[[str], None],
+    dramatiq_worker: None,
+    redis_server: RedisServer,
+    prefix: str,
+) -> None:
+    live_worker("default")
+    keys = [f"{prefix}r{i}" for i in range(3)]
+    ids = []
+    for key in keys:
+        receipt = await web_client.post(
+            "/jobs", json={"name": "web.gated", "payload": {"key": key}}
+        )
+        ids.append(receipt.json()["job_id"])
+    await _dead(web_client, 3)
+    with redis.Redis.from_url(redis_server.url) as client:
+        for key in keys:
+            client.set(f"{key}:ok", "1")
+
+    one = await web_client.post(f"/jobs/{ids[0]}/retry")
+    assert one.status_code == 202
+    letters = (await web_client.get("/dead-letters?queue=default")).json()
+    assert sorted(letter["job_id"] for letter in letters) == sorted(ids[1:])
+    await _state(web_client, ids[0], "succeeded")
+
+    bulk = (await web_client.post("/jobs/retry", params={"name": "web.gated"})).json()
+    assert (bulk["matched"], bulk["acted"]) == (2, 2)
+    assert (await web_client.get("/dead-letters?queue=default")).json() == []
+    for job_id in ids[1:]:
+        await _state(web_client, job_id, "succeeded")

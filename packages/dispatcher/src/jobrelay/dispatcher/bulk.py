@@ -58,11 +58,17 @@ class BulkActions:
     async def retry(self, where: JobFilter, *, fresh: bool, limit: int | None) -> BulkOutcome:
         """Retry up to ``limit`` failed, dead or cancelled jobs matching ``where``."""
 
+        retried: dict[str, list[str]] = {}
+
         async def one(job_id: str) -> bool:
-            await self.dispatcher.retry(job_id, fresh=fresh)
+            receipt, queue = await self.dispatcher.retries.run_again(job_id, fresh=fresh)
+            retried.setdefault(queue, []).append(receipt.job_id)
             return True
 
-        return await self._act("retry", where, _RETRYABLE, limit, one)
+        outcome = await self._act("retry", where, _RETRYABLE, limit, one)
+        for queue, job_ids in retried.items():
+            await self.dispatcher.retries.drop_letters(queue, job_ids)
+        return outcome
 
     async def cancel(self, where: JobFilter, *, limit: int | None) -> BulkOutcome:
         """Ask up to ``limit`` queued, running or sleeping jobs matching ``where`` to stop."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from jobrelay.engines import EngineJob
@@ -43,7 +44,28 @@ class RetryDispatch:
         self.dispatcher = dispatcher
 
     async def retry(self, job_id: str, *, fresh: bool = False) -> DispatchReceipt:
-        """The receipt of the new run; see :meth:`Dispatcher.retry`."""
+        """The receipt of the new run, its dead letters deleted; see :meth:`Dispatcher.retry`."""
+        receipt, queue = await self.run_again(job_id, fresh=fresh)
+        await self.drop_letters(queue, [job_id])
+        return receipt
+
+    async def drop_letters(self, queue: str, job_ids: Collection[str]) -> None:
+        """Delete the dead letters of jobs just retried: a letter left would show a job
+        that runs again, and retrying it would be refused. Best effort: the retry
+        stands if Redis does not answer now (the letters can be deleted later)."""
+        try:
+            dropped = await asyncio.to_thread(
+                self.dispatcher.dramatiq.remove_dead_letters_of, queue, job_ids
+            )
+        except RedisUnavailable as exc:
+            logger.warning("dead letters of %d retried jobs left: %s", len(job_ids), exc)
+            return
+        if dropped:
+            logger.info("deleted %d dead letters of retried jobs on %s", dropped, queue)
+
+    async def run_again(self, job_id: str, *, fresh: bool) -> tuple[DispatchReceipt, str]:
+        """:meth:`retry` but for its dead letters (a bulk retry drops them in one pass):
+        the receipt and the job's queue."""
         d = self.dispatcher
         if not await d.health.ais_healthy():
             cause = f"Redis health check failed (breaker {d.health.state.value})"
@@ -63,8 +85,8 @@ class RetryDispatch:
             )
             to_dramatiq, reason = await self._engine(job.queue)
             if to_dramatiq:
-                return await self._on_dramatiq(job, fresh, record.payload)
-            return await self._on_temporal(job, fresh, reason)
+                return await self._on_dramatiq(job, fresh, record.payload), job.queue
+            return await self._on_temporal(job, fresh, reason), job.queue
         except RedisUnavailable as exc:
             d.health.record_failure()
             raise StatusUnavailable(job_id, redis_cause=exc, temporal_cause="not asked") from exc

@@ -6,6 +6,7 @@ record what they were asked to do. Integration tests use the real adapters.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,10 @@ class MemoryDramatiq:
         if self.fail is not None:
             raise self.fail
         self.sent.append((job, delay_s))
+
+    def remove_dead_letters_of(self, queue: str, job_ids: Collection[str]) -> int:
+        """No dead letters here: none to delete."""
+        return 0
 
     @property
     def job_ids(self) -> list[str]:

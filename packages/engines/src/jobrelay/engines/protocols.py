@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from .job import EngineJob
@@ -12,6 +13,10 @@ class DramatiqEngine(Protocol):
 
     def enqueue(self, job: EngineJob, *, delay_s: float | None = None) -> None:
         """Put one message for ``job`` on its queue (raises RedisUnavailable)."""
+        ...
+
+    def remove_dead_letters_of(self, queue: str, job_ids: Collection[str]) -> int:
+        """Delete the dead letters of these jobs on ``queue``; how many went."""
         ...
 
 

@@ -57,8 +57,8 @@ async def _retry(request: Request, queue: str, letter: DeadLetter) -> DispatchRe
         ]
         raise HTTPException(409, detail=detail)
     dispatcher: Any = request.app.state.dispatcher
+    # The retry deletes the job's letters, this one among them.
     receipt: DispatchReceipt = await dispatcher.retry(letter.job_id)
-    await asyncio.to_thread(dispatcher.dramatiq.remove_dead_letter, queue, letter.redis_id)
     return receipt
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import redis
@@ -160,3 +161,27 @@ def remove_dead_letter(broker: RedisBroker, queue: str, redis_id: str) -> bool:
     with unavailable_on_error():
         removed, _ = pipe.execute()
     return bool(removed)
+
+
+def remove_dead_letters_of(broker: RedisBroker, queue: str, job_ids: Collection[str]) -> int:
+    """Delete the dead letters of ``queue`` whose job is one of ``job_ids`` (jobs retried
+    since: their letters would show a job that runs again). One read of the queue's
+    dead letters, one transaction; returns how many went."""
+    wanted = set(job_ids)
+    if not wanted:
+        return 0
+    gone = [
+        letter.redis_id
+        for letter in read_dead_letters(broker, queue)
+        if letter.job_id is not None and letter.job_id in wanted
+    ]
+    if not gone:
+        return 0
+    keys = DramatiqKeys(broker.namespace)
+    name = q_name(queue)
+    pipe = broker.client.pipeline(transaction=True)
+    pipe.zrem(keys.dead(name), *gone)
+    pipe.hdel(keys.messages(xq_name(name)), *gone)
+    with unavailable_on_error():
+        removed, _ = pipe.execute()
+    return int(removed)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
@@ -24,7 +24,12 @@ from jobrelay.queue import (
 from ..job import EngineJob
 from ..tracing import TRACE_OPTION, current_carrier
 from .broker import NORMAL_PRIORITY, PRIORITY_OPTION
-from .deadletter import DeadLetter, read_dead_letters, remove_dead_letter
+from .deadletter import (
+    DeadLetter,
+    read_dead_letters,
+    remove_dead_letter,
+    remove_dead_letters_of,
+)
 from .messages import actor_name, message_args, message_options, policy_options, queue_policy
 
 if TYPE_CHECKING:
@@ -150,6 +155,10 @@ class DramatiqAdapter:
     def remove_dead_letter(self, queue: str, redis_id: str) -> bool:
         """Delete one dead letter of ``queue`` (retried, or purged); False if it was not there."""
         return remove_dead_letter(self.broker, get_queue(queue).name, redis_id)
+
+    def remove_dead_letters_of(self, queue: str, job_ids: Collection[str]) -> int:
+        """Delete the dead letters of ``queue`` of these jobs (retried since); how many went."""
+        return remove_dead_letters_of(self.broker, get_queue(queue).name, job_ids)
 
     def boot(self) -> None:
         """Make this adapter a worker's, once: its job runner and consumer, then
