@@ -40,12 +40,12 @@ import redis
 from jobrelay.devservers import RedisServer, TemporalDevServer
 from jobrelay.engines import EngineJob
 from jobrelay.engines.dramatiq import DramatiqAdapter, make_broker
-from jobrelay.engines.dramatiq.worker import WorkerStats, beat_and_maintain, start_worker
+from jobrelay.engines.dramatiq.worker import WorkerStats, start_worker
 from jobrelay.engines.temporal import TemporalAdapter, connect
 from jobrelay.engines.temporal.worker import make_worker
 from jobrelay.queue import JobRecord, JobStore, QueueSettings, redis_client
-from jobrelay.worker.periodic import Periodic
 from jobrelay_flow_bench_jobs import KEYED_JOB, PLAIN_JOB  # type: ignore[import-not-found]
+from worker_bench import drain  # type: ignore[import-not-found]
 
 # The jobs' module, found on sys.path (this script's directory) like a user's job package.
 JOB_MODULE = "jobrelay_flow_bench_jobs"
@@ -86,10 +86,6 @@ class RoundTrips:
 TRIPS = RoundTrips()
 
 
-def _commands(client: redis.Redis) -> int:
-    return TRIPS.read()
-
-
 def dramatiq_round(redis_url: str, name: str, jobs: int, threads: int) -> tuple[float, float]:
     """Jobs per second and Redis commands per job of one drain of ``jobs`` jobs ``name``."""
     settings = QueueSettings(redis_url=redis_url, prefix=f"bench-flow-{uuid.uuid4().hex[:6]}:")
@@ -105,22 +101,9 @@ def dramatiq_round(redis_url: str, name: str, jobs: int, threads: int) -> tuple[
         # What dispatch_job writes before it enqueues.
         store.create(JobRecord(job_id=job_id, name=name, queue="default"))
         adapter.enqueue(EngineJob(job_id=job_id, name=name, queue="default", payload=payload))
-    before = _commands(client)
-    began = time.perf_counter()
-    worker = start_worker(adapter, ["default"], threads=threads)
-    keeper = Periodic(
-        "maintenance",
-        1.0,
-        lambda: beat_and_maintain(worker.broker, sorted(worker.consumers)),  # type: ignore[arg-type]
-    ).start()
-    try:
-        while sum(stats.counts()) < jobs:
-            time.sleep(0.002)
-        elapsed = time.perf_counter() - began
-    finally:
-        keeper.stop()
-        worker.stop()
-    commands = _commands(client) - before
+    before = TRIPS.read()
+    elapsed = drain(stats, jobs, lambda: start_worker(adapter, ["default"], threads=threads))
+    commands = TRIPS.read() - before
     states = [client.hget(settings.keys.job(job_id), "state") for job_id in job_ids]
     assert states.count(b"succeeded") == jobs, "not every job succeeded"
     return jobs / elapsed, commands / jobs
@@ -141,14 +124,14 @@ async def temporal_round(redis_url: str, address: str, name: str, jobs: int) -> 
     ]
     for chunk in range(0, jobs, 50):
         await asyncio.gather(*(adapter.start(j) for j in engine_jobs[chunk : chunk + 50]))
-    before = _commands(client)
+    before = TRIPS.read()
     began = time.perf_counter()
     async with make_worker(temporal, settings, "default", store=store, job_modules=[JOB_MODULE]):
         handles = [temporal.get_workflow_handle(j.job_id) for j in engine_jobs]
         for handle in handles:
             await handle.result()
         elapsed = time.perf_counter() - began
-    return jobs / elapsed, (_commands(client) - before) / jobs
+    return jobs / elapsed, (TRIPS.read() - before) / jobs
 
 
 def _median_pair(

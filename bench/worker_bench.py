@@ -37,7 +37,7 @@ async def noop(ctx: JobContext, data: dict[str, Any]) -> None:
     return None
 
 
-def _drain(stats: WorkerStats, jobs: int, start: Callable[[], dramatiq.Worker]) -> float:
+def drain(stats: WorkerStats, jobs: int, start: Callable[[], dramatiq.Worker]) -> float:
     """Seconds from worker start until ``jobs`` messages were processed."""
     began = time.perf_counter()
     worker = start()
@@ -79,7 +79,7 @@ def bare_round(redis_url: str, jobs: int, threads: int) -> float:
         worker.start()
         return worker
 
-    return _drain(stats, jobs, start)
+    return drain(stats, jobs, start)
 
 
 def adapter_round(redis_url: str, jobs: int, threads: int) -> float:
@@ -95,7 +95,7 @@ def adapter_round(redis_url: str, jobs: int, threads: int) -> float:
         # What dispatch_job writes before it enqueues.
         store.create(JobRecord(job_id=job_id, name="bench.noop", queue="default"))
         adapter.enqueue(EngineJob(job_id=job_id, name="bench.noop", queue="default", payload={}))
-    elapsed = _drain(stats, jobs, lambda: start_worker(adapter, ["default"], threads=threads))
+    elapsed = drain(stats, jobs, lambda: start_worker(adapter, ["default"], threads=threads))
     states = [client.hget(settings.keys.job(job_id), "state") for job_id in job_ids]
     succeeded = states.count(b"succeeded")
     assert succeeded == jobs, f"only {succeeded} of {jobs} jobs succeeded"
