@@ -92,7 +92,8 @@ return out
 # (they were set to expire when it finished), and then as ADMIT's new-record
 # branch: pending and, for Dramatiq, the message and a wake-up token.
 # KEYS: job, owner, steps, pending, dramatiq queue list, messages hash, wake list,
-#       the job index.
+#       the job index, attempt log, step log (both kept again too: the rerun adds
+#       to them, and they would otherwise expire on the first run's clock).
 # ARGV: fresh ('1': drop the step memo too), dispatch token, now, deadline ('' for
 #       none), job_id, engine, owner ('' or 'temporal'), message id ('' for none),
 #       message data, reason.
@@ -108,6 +109,8 @@ if not """
 redis.call('DEL', KEYS[2])
 if ARGV[1] == '1' then redis.call('DEL', KEYS[3]) else redis.call('PERSIST', KEYS[3]) end
 redis.call('PERSIST', KEYS[1])
+redis.call('PERSIST', KEYS[9])
+redis.call('PERSIST', KEYS[10])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'engine', ARGV[6], 'reason', ARGV[10],
   'dispatch_token', ARGV[2], 'updated_at', ARGV[3], 'error', '', 'result', '',
   'finished_at', '', 'wake_at', '', 'cancel_requested', '', 'progress', '0', 'message', '')

@@ -171,6 +171,8 @@ class Ledger:
             message.messages_key if message else "",
             message.wake_key if message else "",
             self.keys.index,
+            self.keys.attempts(job_id),
+            self.keys.step_info(job_id),
         ]
         args: list[Arg] = [
             "1" if fresh else "",
