@@ -122,6 +122,9 @@ async def test_trigger_and_backfill_fire_ticks_once(
     job_id = triggered.json()["job_id"]
     assert job_id.startswith("schedule:minutely:")
     assert (await _finished(client, job_id))["state"] == "succeeded"
+    shown = (await client.get("/schedules/minutely")).json()
+    assert (shown["state"]["last_job"], shown["state"]["fired"]) == (job_id, 1)
+    assert shown["last_job_state"] == "succeeded" and shown["state"]["last"] is None
 
     end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     start = end - timedelta(minutes=3)
@@ -133,8 +136,12 @@ async def test_trigger_and_backfill_fire_ticks_once(
     ]
     for firing in first["firings"]:
         assert (await _finished(client, firing["job_id"]))["state"] == "succeeded"
+    newest = first["firings"][-1]["job_id"]
+    shown = (await client.get("/schedules/minutely")).json()
+    assert (shown["state"]["last_job"], shown["state"]["fired"]) == (newest, 5)
     repeat = (await client.post("/schedules/minutely/backfill", json=window)).json()
     assert (repeat["fired"], repeat["already"]) == (0, 4)
+    assert (await client.get("/schedules/minutely")).json()["state"]["fired"] == 5
 
     backwards = await client.post(
         "/schedules/minutely/backfill", json={"start": window["end"], "end": window["start"]}

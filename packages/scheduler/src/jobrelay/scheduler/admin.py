@@ -4,10 +4,12 @@ resume, fire now and backfill. The web app's ``/schedules`` routes call it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from jobrelay.job_engine import InvalidPayload, Schedule, UnknownJob, get_job, list_schedules
+from jobrelay.queue import RedisUnavailable
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidSchedule, ScheduleConflict, ScheduleNotFound
@@ -16,6 +18,8 @@ from .store import ScheduleState, ScheduleStore
 
 if TYPE_CHECKING:
     from jobrelay.dispatcher import Dispatcher
+
+logger = logging.getLogger("jobrelay.scheduler")
 
 MAX_BACKFILL = 1000
 """The most ticks one backfill fires."""
@@ -94,7 +98,9 @@ class ScheduleAdmin:
         """Fire the schedule now, paused or not: a tick at this second."""
         schedule, _ = await self._find(schedule_id)
         now = datetime.now(UTC).replace(microsecond=0)
-        return await fire(self.dispatcher, schedule, now)
+        firing = await fire(self.dispatcher, schedule, now)
+        await self._note(schedule_id, [firing])
+        return firing
 
     async def backfill(self, schedule_id: str, start: datetime, end: datetime) -> list[Firing]:
         """Fire every tick from ``start`` to ``end`` (inclusive) that has not fired yet.
@@ -115,9 +121,29 @@ class ScheduleAdmin:
             if len(ticks) > MAX_BACKFILL:
                 msg = f"more than {MAX_BACKFILL} ticks between start and end: backfill in parts"
                 raise InvalidSchedule([{"loc": ("end",), "msg": msg}])
-        return [await fire(self.dispatcher, schedule, tick) for tick in ticks]
+        firings = []
+        try:
+            for tick in ticks:
+                firings.append(await fire(self.dispatcher, schedule, tick))
+        finally:
+            # Those fired before a failure count too.
+            await self._note(schedule_id, firings)
+        return firings
 
     # -- helpers -------------------------------------------------------------------
+
+    async def _note(self, schedule_id: str, firings: list[Firing]) -> None:
+        """Show an operator's firings as the schedule's last (best effort: they ran)."""
+        if not firings:
+            return
+        new = sum(1 for f in firings if f.new)
+        last = firings[-1].job_id
+        try:
+            await asyncio.to_thread(
+                self.store.note_firings, schedule_id, last, datetime.now(UTC), new=new
+            )
+        except RedisUnavailable as exc:
+            logger.info("schedule %s: firings not noted: %s", schedule_id, exc)
 
     async def _find(self, schedule_id: str) -> tuple[Schedule, Literal["code", "runtime"]]:
         for schedule in list_schedules():

@@ -141,6 +141,18 @@ class ScheduleStore:
                 pipe.hincrby(key, "skipped", skipped)
             pipe.execute()
 
+    def note_firings(self, schedule_id: str, job_id: str, at: datetime, *, new: int) -> None:
+        """An operator's firings (trigger, backfill): the last one's job and time, and
+        how many were new. The last tick handled is left alone: these are extra ticks,
+        not the schedule's own."""
+        key = self.keys.schedule_state(schedule_id)
+        with unavailable_on_error():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(key, mapping={"last_job": job_id, "last_fired_at": _epoch(at)})
+            if new:
+                pipe.hincrby(key, "fired", new)
+            pipe.execute()
+
 
 def _epoch(moment: datetime) -> float:
     return moment.timestamp()
