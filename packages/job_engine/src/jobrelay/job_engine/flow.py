@@ -79,7 +79,8 @@ class Rate:
 
     @property
     def interval_s(self) -> float:
-        """The least time between two starts."""
+        """The period shared out over the count. The engines space turns a little
+        more (a margin for the time from a turn to its step's start: README, Flow control)."""
         return self.per_s / self.count
 
 
