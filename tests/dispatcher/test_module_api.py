@@ -15,6 +15,8 @@ from jobrelay.dispatcher import (
     cancel_job_sync,
     dispatch_job,
     dispatch_job_sync,
+    get_job_detail,
+    get_job_detail_sync,
     get_job_status,
     get_job_status_sync,
     set_default_dispatcher,
@@ -25,6 +27,7 @@ from temporalio.client import Client
 DOCUMENTED_NAMES = {
     "dispatch_job",
     "get_job_status",
+    "get_job_detail",
     "cancel_job",
     "Dispatcher",
     "DispatchReceipt",
@@ -65,6 +68,9 @@ async def test_module_level_functions_use_the_default(
     receipt = await dispatch_job("dsp.ping", {"n": 1}, job_id="m1")
     assert receipt.engine == "dramatiq"
     assert (await get_job_status("m1")).state == "queued"
+    detail = await get_job_detail("m1")
+    assert (detail.state, detail.engine) == ("queued", "dramatiq")
+    assert detail.payload == {"n": 1, "note": ""}
     assert await cancel_job("m1") is True
 
 
@@ -72,6 +78,7 @@ def test_sync_wrappers_work_without_a_loop(default: Dispatcher) -> None:
     receipt = dispatch_job_sync("dsp.ping", {}, job_id="m2")
     assert receipt.engine == "temporal"
     assert get_job_status_sync("m2").engine == "temporal"
+    assert get_job_detail_sync("m2").payload == {"n": 0, "note": ""}
     assert cancel_job_sync("m2") is True
 
 

@@ -133,10 +133,11 @@ class _WebApp(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         try:
-            status = asyncio.run(self.dispatcher.get_status(self.path.split("/")[2]))
+            # As the web app: the detail, which the proxy also reads as a status.
+            detail = asyncio.run(self.dispatcher.get_detail(self.path.split("/")[2]))
         except JobNotFound:
             return self._reply(404, {"detail": "no such job"})
-        self._reply(200, status.model_dump(mode="json"))
+        self._reply(200, detail.model_dump(mode="json"))
 
 
 @pytest.fixture
@@ -184,6 +185,10 @@ async def test_dispatch_status_and_cancel_over_http(
     assert again.deduplicated is True
     status = await proxy.get_status("h1")
     assert (status.job_id, status.name, status.engine) == ("h1", "dsp.ping", "temporal")
+    detail = await proxy.get_detail("h1")
+    assert (detail.job_id, detail.payload) == ("h1", {"n": 5, "note": ""})
+    with pytest.raises(JobNotFound):
+        await proxy.get_detail("nope")
     assert await proxy.cancel("h1") is True
     with pytest.raises(JobNotFound):
         await proxy.get_status("nope")

@@ -41,12 +41,18 @@ from .models import (
 from .settings import DispatcherSettings
 
 if _typing.TYPE_CHECKING:
-    from .api import cancel_job, dispatch_job, dispatch_many, get_job_status
+    from .api import cancel_job, dispatch_job, dispatch_many, get_job_detail, get_job_status
     from .defaults import build_dispatcher, set_default_dispatcher
     from .dispatcher import Dispatcher
     from .proxy import DispatchProxy
     from .reconciler import Reconciler, ReconcileReport
-    from .sync import cancel_job_sync, dispatch_job_sync, dispatch_many_sync, get_job_status_sync
+    from .sync import (
+        cancel_job_sync,
+        dispatch_job_sync,
+        dispatch_many_sync,
+        get_job_detail_sync,
+        get_job_status_sync,
+    )
     from .temporal_link import TemporalLink
 
 # Imported on first use: they pull in the Temporal SDK and the HTTP client,
@@ -57,6 +63,7 @@ _LAZY = {
     "dispatch_job": ".api",
     "dispatch_many": ".api",
     "get_job_status": ".api",
+    "get_job_detail": ".api",
     "build_dispatcher": ".defaults",
     "set_default_dispatcher": ".defaults",
     "Dispatcher": ".dispatcher",
@@ -67,6 +74,7 @@ _LAZY = {
     "dispatch_job_sync": ".sync",
     "dispatch_many_sync": ".sync",
     "get_job_status_sync": ".sync",
+    "get_job_detail_sync": ".sync",
     "TemporalLink": ".temporal_link",
 }
 
@@ -88,9 +96,11 @@ __all__ = [
     # Dispatching
     "dispatch_job",
     "get_job_status",
+    "get_job_detail",
     "cancel_job",
     "dispatch_job_sync",
     "get_job_status_sync",
+    "get_job_detail_sync",
     "cancel_job_sync",
     "dispatch_many",
     "dispatch_many_sync",

@@ -1,4 +1,5 @@
-"""``dispatch_job``, ``get_job_status`` and ``cancel_job`` on the default dispatcher."""
+"""``dispatch_job``, ``get_job_status``, ``get_job_detail`` and ``cancel_job`` on the default
+dispatcher."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from .defaults import default_dispatcher
-from .models import BatchResult, Confirm, DispatchReceipt, JobRequest, JobStatus
+from .models import BatchResult, Confirm, DispatchReceipt, JobDetail, JobRequest, JobStatus
 
 
 async def dispatch_job(
@@ -53,6 +54,12 @@ async def dispatch_many(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[
 async def get_job_status(job_id: str) -> JobStatus:
     """Status of a job on either engine; ``JobNotFound`` when none knows it."""
     return await default_dispatcher().get_status(job_id)
+
+
+async def get_job_detail(job_id: str) -> JobDetail:
+    """A job's status with its payload, attempts, steps, flow control and Temporal run
+    (what ``GET /jobs/{id}`` answers); ``JobNotFound`` when no engine knows it."""
+    return await default_dispatcher().get_detail(job_id)
 
 
 async def cancel_job(job_id: str) -> bool:

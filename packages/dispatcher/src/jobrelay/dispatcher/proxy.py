@@ -5,7 +5,7 @@ are set. The web app answers:
 
 - ``POST {url}/jobs`` with ``{"name", "payload", "job_id", "delay", "confirm"}``
   -> a :class:`DispatchReceipt`;
-- ``GET {url}/jobs/{job_id}`` -> a :class:`JobStatus`;
+- ``GET {url}/jobs/{job_id}`` -> a :class:`JobDetail` (a :class:`JobStatus` and more);
 - ``POST {url}/jobs/{job_id}/cancel`` -> ``{"cancelled": bool}``;
 - ``POST {url}/jobs/batch`` with ``{"jobs": [...]}`` -> one result per item;
 
@@ -34,7 +34,15 @@ from .errors import (
     PayloadTooLarge,
     StatusUnavailable,
 )
-from .models import BatchResult, Confirm, DispatchReceipt, JobRequest, JobStatus, delay_seconds
+from .models import (
+    BatchResult,
+    Confirm,
+    DispatchReceipt,
+    JobDetail,
+    JobRequest,
+    JobStatus,
+    delay_seconds,
+)
 
 
 class DispatchProxy:
@@ -161,6 +169,11 @@ class DispatchProxy:
         """GET the job's status."""
         response = await self._call(job_id, "GET", f"/jobs/{job_id}")
         return JobStatus.model_validate_json(response.content)
+
+    async def get_detail(self, job_id: str) -> JobDetail:
+        """GET the job's detail: its status, payload, attempts, steps and Temporal run."""
+        response = await self._call(job_id, "GET", f"/jobs/{job_id}")
+        return JobDetail.model_validate_json(response.content)
 
     async def cancel(self, job_id: str) -> bool:
         """POST a cancel request; False when the job had already finished."""

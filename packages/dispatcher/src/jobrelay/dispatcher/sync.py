@@ -12,8 +12,8 @@ from collections.abc import Coroutine, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from .api import cancel_job, dispatch_job, dispatch_many, get_job_status
-from .models import BatchResult, Confirm, DispatchReceipt, JobRequest, JobStatus
+from .api import cancel_job, dispatch_job, dispatch_many, get_job_detail, get_job_status
+from .models import BatchResult, Confirm, DispatchReceipt, JobDetail, JobRequest, JobStatus
 
 T = TypeVar("T")
 
@@ -55,6 +55,11 @@ def dispatch_many_sync(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[B
 def get_job_status_sync(job_id: str) -> JobStatus:
     """Blocking :func:`get_job_status`."""
     return _run(get_job_status(job_id))
+
+
+def get_job_detail_sync(job_id: str) -> JobDetail:
+    """Blocking :func:`get_job_detail`."""
+    return _run(get_job_detail(job_id))
 
 
 def cancel_job_sync(job_id: str) -> bool:
