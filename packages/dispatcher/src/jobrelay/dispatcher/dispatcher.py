@@ -246,7 +246,8 @@ class Dispatcher:
         """Run a failed, dead or cancelled job again; the receipt of the new run.
 
         Its finished steps are kept (they do not run again) unless ``fresh``.
-        The engine is chosen as for a new dispatch. Raises ``JobNotFound``,
+        The engine is chosen as for a new dispatch. Its Dramatiq dead letters
+        are deleted once it is readmitted. Raises ``JobNotFound``,
         ``JobNotRetryable`` (queued, running, sleeping or succeeded) and
         ``StatusUnavailable`` when Redis does not answer.
         """

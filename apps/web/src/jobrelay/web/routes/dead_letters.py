@@ -46,7 +46,10 @@ async def dead_letters(request: Request, queue: QueueQuery = "default") -> list[
     return await _letters(request, _queue(queue, ["query", "queue"]))
 
 
-async def _retry(request: Request, queue: str, letter: DeadLetter) -> DispatchReceipt:
+async def _retry(
+    request: Request, queue: str, letter: DeadLetter, *, drop: bool = True
+) -> DispatchReceipt:
+    """Retry the letter's job; ``drop``: delete its letters now (else the caller does)."""
     if letter.job_id is None:
         detail = [
             {
@@ -57,8 +60,11 @@ async def _retry(request: Request, queue: str, letter: DeadLetter) -> DispatchRe
         ]
         raise HTTPException(409, detail=detail)
     dispatcher: Any = request.app.state.dispatcher
-    # The retry deletes the job's letters, this one among them.
-    receipt: DispatchReceipt = await dispatcher.retry(letter.job_id)
+    if drop:
+        # The retry deletes the job's letters, this one among them.
+        receipt: DispatchReceipt = await dispatcher.retry(letter.job_id)
+        return receipt
+    receipt, _ = await dispatcher.retries.run_again(letter.job_id, fresh=False)
     return receipt
 
 
@@ -74,10 +80,13 @@ async def retry_all(queue: QueuePath, request: Request) -> RetriedLetters:
     left: list[dict[str, str]] = []
     for letter in await _letters(request, name):
         try:
-            retried.append(await _retry(request, name, letter))
+            retried.append(await _retry(request, name, letter, drop=False))
         except (HTTPException, JobNotFound, JobNotRetryable, StatusUnavailable) as exc:
             why = str(exc.detail) if isinstance(exc, HTTPException) else str(exc)
             left.append({"redis_id": letter.redis_id, "why": why})
+    # The retried jobs' letters, in one read of the queue's letters, not one per job.
+    dispatcher: Any = request.app.state.dispatcher
+    await dispatcher.retries.drop_letters(name, [r.job_id for r in retried])
     return RetriedLetters(retried=retried, left=left)
 
 
