@@ -153,14 +153,7 @@ def read_dead_letters(broker: RedisBroker, queue: str) -> list[DeadLetter]:
 
 def remove_dead_letter(broker: RedisBroker, queue: str, redis_id: str) -> bool:
     """Delete one message from ``queue``'s dead letters (retried, or purged); False if absent."""
-    keys = DramatiqKeys(broker.namespace)
-    name = q_name(queue)
-    pipe = broker.client.pipeline(transaction=True)
-    pipe.zrem(keys.dead(name), redis_id)
-    pipe.hdel(keys.messages(xq_name(name)), redis_id)
-    with unavailable_on_error():
-        removed, _ = pipe.execute()
-    return bool(removed)
+    return _remove(broker, queue, [redis_id]) == 1
 
 
 def remove_dead_letters_of(broker: RedisBroker, queue: str, job_ids: Collection[str]) -> int:
@@ -175,13 +168,16 @@ def remove_dead_letters_of(broker: RedisBroker, queue: str, job_ids: Collection[
         for letter in read_dead_letters(broker, queue)
         if letter.job_id is not None and letter.job_id in wanted
     ]
-    if not gone:
-        return 0
+    return _remove(broker, queue, gone) if gone else 0
+
+
+def _remove(broker: RedisBroker, queue: str, redis_ids: list[str]) -> int:
+    """Delete these messages from ``queue``'s dead letters in one transaction; how many were."""
     keys = DramatiqKeys(broker.namespace)
     name = q_name(queue)
     pipe = broker.client.pipeline(transaction=True)
-    pipe.zrem(keys.dead(name), *gone)
-    pipe.hdel(keys.messages(xq_name(name)), *gone)
+    pipe.zrem(keys.dead(name), *redis_ids)
+    pipe.hdel(keys.messages(xq_name(name)), *redis_ids)
     with unavailable_on_error():
         removed, _ = pipe.execute()
     return int(removed)
