@@ -61,8 +61,8 @@ class BulkActions:
         retried: dict[str, list[str]] = {}
 
         async def one(job_id: str) -> bool:
-            receipt, queue = await self.dispatcher.retries.run_again(job_id, fresh=fresh)
-            retried.setdefault(queue, []).append(receipt.job_id)
+            _, queue = await self.dispatcher.retries.run_again(job_id, fresh=fresh)
+            retried.setdefault(queue, []).append(job_id)
             return True
 
         outcome = await self._act("retry", where, _RETRYABLE, limit, one)
