@@ -13,6 +13,16 @@ import redis
 from jobrelay.devservers import RedisServer
 
 
+async def _gated(client: httpx.AsyncClient, keys: list[str]) -> list[str]:
+    """Dispatch a ``web.gated`` job per key (each fails, with no retry left, until its gate
+    opens); their job ids."""
+    ids = []
+    for key in keys:
+        receipt = await client.post("/jobs", json={"name": "web.gated", "payload": {"key": key}})
+        ids.append(receipt.json()["job_id"])
+    return ids
+
+
 async def _dead(client: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -44,12 +54,7 @@ async def test_dead_letters_are_listed_retried_and_purged(
 ) -> None:
     live_worker("default")
     keys = [f"{prefix}g{i}" for i in range(3)]
-    ids = []
-    for key in keys:
-        receipt = await web_client.post(
-            "/jobs", json={"name": "web.gated", "payload": {"key": key}}
-        )
-        ids.append(receipt.json()["job_id"])
+    ids = await _gated(web_client, keys)
     letters = await _dead(web_client, 3)
     assert sorted(letter["job_id"] for letter in letters) == sorted(ids)
     assert {letter["job_name"] for letter in letters} == {"web.gated"}
@@ -85,12 +90,7 @@ async def test_a_job_retried_from_its_page_or_in_bulk_leaves_no_dead_letter(
 ) -> None:
     live_worker("default")
     keys = [f"{prefix}r{i}" for i in range(3)]
-    ids = []
-    for key in keys:
-        receipt = await web_client.post(
-            "/jobs", json={"name": "web.gated", "payload": {"key": key}}
-        )
-        ids.append(receipt.json()["job_id"])
+    ids = await _gated(web_client, keys)
     await _dead(web_client, 3)
     with redis.Redis.from_url(redis_server.url) as client:
         for key in keys:
